@@ -1,0 +1,93 @@
+import { CoreV1Api, type V1Node } from '@kubernetes/client-node';
+import type { AgentConfig } from './config/types.ts';
+import { startHealthz } from './healthz.ts';
+import type { Logger } from './log/logger.ts';
+import { loadKubeconfig, serverOf } from './kube/kubeconfig.ts';
+import { ClientNodeApi } from './kube/node-api.ts';
+import { Reflector } from './kube/reflector.ts';
+import { NodeLeaseController } from './node/lease-controller.ts';
+import { readMachineInfo, readMachineUsage } from './node/machine-info.ts';
+import { registerNode } from './node/registration.ts';
+import { NodeStatusManager } from './node/status-manager.ts';
+import { createRuntime } from './runtime/create-runtime.ts';
+import { formatRuntimeVersion } from './runtime/types.ts';
+import { describeError } from './errors.ts';
+import { agentVersion } from './version.ts';
+
+/**
+ * The agent's main loop: wires the parts together and runs them until `signal` aborts. Throws
+ * only for what a restart cannot fix (a broken kubeconfig); everything else is retried inside.
+ */
+export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSignal): Promise<void> {
+  const runtime = createRuntime(config.runtime);
+  const machine = await readMachineInfo();
+  try {
+    const version = await runtime.version();
+    log.info({ runtime: formatRuntimeVersion(version) }, 'container runtime answers');
+  } catch (err) {
+    log.error(describeError(err));
+  }
+
+  const stats: Record<string, unknown> = { node: config.nodeName, version: agentVersion, standalone: config.standalone };
+  const healthz = await startHealthz({ ...config.healthz, statusz: () => stats, log });
+  try {
+    if (config.standalone || config.kubeconfig === undefined) {
+      log.info('standalone mode: no apiserver; running static pods only');
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      return;
+    }
+    const kc = await loadKubeconfig(config.kubeconfig);
+    const server = serverOf(kc);
+    const api = new ClientNodeApi(kc);
+    log.info({ server }, 'registering with the apiserver');
+    const registered = await registerNode({ api, config, architecture: machine.architecture, server, log, signal });
+    if (!registered) return;
+    stats['registered'] = true;
+
+    const status = new NodeStatusManager(
+      { api, config, agentVersion, machine, readUsage: () => readMachineUsage(config.directories.root), runtime, server, log },
+      registered,
+    );
+    const lease = new NodeLeaseController({
+      api,
+      nodeName: config.nodeName,
+      leaseDurationSeconds: config.nodeLeaseDurationSeconds,
+      nodeUid: () => status.node?.metadata?.uid,
+      server,
+      log,
+    });
+    const core = kc.makeApiClient(CoreV1Api);
+    let podCIDR = registered.spec?.podCIDR ?? config.podCIDR;
+    const onNode = (node: V1Node): void => {
+      status.observe(node);
+      const assigned = node.spec?.podCIDR;
+      if (assigned && assigned !== podCIDR) {
+        log.info({ podCIDR: assigned, previous: podCIDR }, 'pod CIDR assigned to this node');
+        podCIDR = assigned;
+      }
+      stats['podCIDR'] = podCIDR;
+    };
+    const nodeWatch = new Reflector<V1Node>({
+      kc,
+      path: '/api/v1/nodes',
+      fieldSelector: `metadata.name=${config.nodeName}`,
+      list: async () => {
+        const list = await core.listNode({ fieldSelector: `metadata.name=${config.nodeName}` });
+        return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
+      },
+      handlers: {
+        onSync: (items) => items.forEach(onNode),
+        onEvent: (type, node) => {
+          if (type !== 'DELETED') onNode(node);
+          else log.warn('this node was deleted from the apiserver; it is registered again at the next restart');
+        },
+      },
+      log,
+    });
+    Object.assign(stats, { podCIDR, statusUpdates: status.stats, lease: lease.stats, nodeWatch: nodeWatch.stats });
+    await Promise.all([status.run(signal), lease.run(signal), nodeWatch.run(signal)]);
+  } finally {
+    healthz?.close();
+    await runtime.close();
+  }
+}

@@ -1,0 +1,25 @@
+/** Defaults, matching the kubelet's where the kubelet has one (comments name the kubelet field). */
+export const configDefaults = {
+  runtimeEndpoints: {
+    docker: 'unix:///var/run/docker.sock',
+  },
+  runtimeRequestTimeout: '2m', // runtimeRequestTimeout
+  networkMode: 'host-gw',
+  directories: {
+    root: '/var/lib/node-agent', // --root-dir
+    logs: '/var/log/pods', // podLogsDir
+    manifests: '/etc/node-agent/manifests', // staticPodPath
+    cniBin: '/opt/cni/bin',
+    cniConf: '/etc/cni/net.d',
+  },
+  maxPods: 110, // maxPods
+  port: 10250, // port
+  healthzBindAddress: '127.0.0.1', // healthzBindAddress
+  healthzPort: 10248, // healthzPort
+  nodeStatusUpdateFrequency: '10s', // nodeStatusUpdateFrequency
+  nodeStatusReportFrequency: '5m', // nodeStatusReportFrequency
+  nodeLeaseDurationSeconds: 40, // nodeLeaseDurationSeconds
+  evictionHard: { 'memory.available': '100Mi', 'nodefs.available': '10%', 'pid.available': '0' },
+  logFormat: 'json',
+  logLevel: 'info',
+} as const;

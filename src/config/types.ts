@@ -1,0 +1,53 @@
+import type { LogFormat, LogLevel } from '../log/logger.ts';
+
+// containerd's CRI joins this list when its backend lands; until then it is refused at validation.
+export const RuntimeTypes = ['docker'] as const;
+export type RuntimeType = (typeof RuntimeTypes)[number];
+
+export const NetworkModes = ['host-gw', 'vxlan', 'none'] as const;
+export type NetworkMode = (typeof NetworkModes)[number];
+
+export interface Taint {
+  key: string;
+  value?: string;
+  effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+}
+
+/**
+ * The agent's validated configuration. Field names follow KubeletConfiguration where one exists,
+ * so an operator's kubelet knowledge carries over. Durations are milliseconds here; the file
+ * holds Go-style strings ("10s").
+ */
+export interface AgentConfig {
+  nodeName: string;
+  /** The node's InternalIP: the address other nodes and the control plane reach it on. */
+  nodeIP: string;
+  /** The Hostname address reported on the Node (the machine's hostname by default). */
+  hostname: string;
+  /** Path of the kubeconfig; undefined in standalone mode. */
+  kubeconfig: string | undefined;
+  standalone: boolean;
+  runtime: { type: RuntimeType; endpoint: string; requestTimeoutMs: number };
+  /** Pod CIDR to use when the control plane assigns none (and to register with, when creating the Node). */
+  podCIDR: string | undefined;
+  clusterCIDR: string | undefined;
+  network: { mode: NetworkMode };
+  directories: { root: string; logs: string; manifests: string; cniBin: string; cniConf: string };
+  nodeLabels: Record<string, string>;
+  registerWithTaints: Taint[];
+  maxPods: number;
+  /** Port reported in daemonEndpoints (the kubelet API port). */
+  port: number;
+  /** Where /healthz is served; port 0 turns it off. */
+  healthz: { bindAddress: string; port: number };
+  nodeStatusUpdateFrequencyMs: number;
+  nodeStatusReportFrequencyMs: number;
+  nodeLeaseDurationSeconds: number;
+  /** Hard eviction thresholds, as strings ("100Mi", "10%"); they also shape allocatable. */
+  evictionHard: { 'memory.available': string; 'nodefs.available': string; 'pid.available': string };
+  systemReserved: { cpu?: string; memory?: string; 'ephemeral-storage'?: string };
+  log: { format: LogFormat; level: LogLevel };
+}
+
+/** What a configuration file or the command line may say: every field optional, strings for durations. */
+export type ConfigInput = Record<string, unknown>;

@@ -1,0 +1,275 @@
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import yaml from 'js-yaml';
+import { execa } from 'execa';
+import {
+  controlPlanePaths,
+  prepareControlPlane,
+  startControlPlane,
+  startComponent,
+  stopComponent,
+  waitForApiserver,
+  apiserverGet,
+  type ControlPlaneComponent,
+  type ControlPlaneOptions,
+} from './controlplane.ts';
+import { spawnInNetns, stopProcess } from './daemon.ts';
+import { writeKubeconfig } from './kubeconfig-file.ts';
+import { deleteLink, deleteNetns, ensureBridge, ensureMachineNetns, netnsPids, processAlive } from './netns.ts';
+import { Pki } from './pki.ts';
+import { labTopology, type LabMachine, type LabOptions, type LabTopology } from './topology.ts';
+import { run } from './exec.ts';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** What `up` started, so `down` and `status` can find it again from another process. */
+interface LabState {
+  options: LabOptions;
+  components: Partial<Record<ControlPlaneComponent, number>>;
+  agents: Record<string, number>;
+}
+
+export interface LabLog {
+  (line: string): void;
+}
+
+/**
+ * The lab: the Vagrant topology simulated with one network namespace per VM, a real control
+ * plane in its namespace and one node-agent per worker in its own. Every method can be called
+ * from a fresh process: the state lives in `<stateDir>/lab.json`, and `down` also sweeps by
+ * name, so it works after a crash and twice in a row.
+ */
+export class Lab {
+  readonly topology: LabTopology;
+  readonly pki: Pki;
+  private readonly log: LabLog;
+  /** Extra agent settings merged into each worker's config (tests use this). */
+  agentSettings: Record<string, unknown> = {};
+  nodeMonitorGracePeriod = '20s';
+
+  constructor(options: LabOptions, log: LabLog = () => {}) {
+    this.topology = labTopology(options);
+    this.pki = new Pki(join(options.stateDir, 'pki'));
+    this.log = log;
+  }
+
+  get statePath(): string {
+    return join(this.topology.options.stateDir, 'lab.json');
+  }
+
+  get adminKubeconfig(): string {
+    return controlPlanePaths(this.topology).admin;
+  }
+
+  async up(binDir: string): Promise<void> {
+    const { topology } = this;
+    const existing = await this.readState();
+    if (existing && (await this.anythingAlive(existing))) {
+      throw new Error(`a lab with prefix "${topology.options.prefix}" is already up; run \`npm run lab -- down\` first`);
+    }
+    await this.down();
+    await mkdir(topology.options.stateDir, { recursive: true });
+    const state: LabState = { options: topology.options, components: {}, agents: {} };
+    await this.writeState(state);
+
+    this.log(`network: bridge ${topology.bridge} ${topology.hostIP}/24, ${topology.workers.length + 1} VMs`);
+    await ensureBridge(topology.bridge, `${topology.hostIP}/${topology.prefixLength}`);
+    for (const machine of [topology.controlPlane, ...topology.workers]) {
+      await ensureMachineNetns({ netns: machine.netns, hostLink: machine.hostLink, vmLink: machine.vmLink, address: `${machine.ip}/${topology.prefixLength}`, gateway: topology.hostIP, bridge: topology.bridge });
+      await mkdir(machine.dir, { recursive: true });
+    }
+
+    this.log(`control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler at ${topology.apiserverURL}`);
+    const cp = this.controlPlaneOptions(binDir);
+    await prepareControlPlane(cp);
+    await startControlPlane(cp, (component, pid) => {
+      state.components[component] = pid;
+    });
+    await this.writeState(state);
+
+    for (const worker of topology.workers) {
+      await this.prepareWorker(worker);
+      state.agents[worker.name] = await this.spawnAgent(worker);
+      this.log(`${worker.name}: ${worker.ip}, node-agent pid ${state.agents[worker.name]}`);
+    }
+    await this.writeState(state);
+  }
+
+  /** Stops everything the lab made; safe to call when nothing is up, twice, or after a crash. */
+  async down(): Promise<void> {
+    const { topology } = this;
+    const state = await this.readState();
+    // Agents first, so they do not report a control plane going away as an incident.
+    for (const pid of Object.values(state?.agents ?? {})) await stopProcess(pid, 5000);
+    const namespaces = await this.labNamespaces();
+    for (const ns of namespaces) {
+      for (const pid of await netnsPids(ns)) await stopProcess(pid, 10_000);
+    }
+    for (const pid of Object.values(state?.components ?? {})) await stopProcess(pid, 10_000);
+    for (const ns of namespaces) await deleteNetns(ns);
+    for (const link of await this.labLinks()) await deleteLink(link);
+    await rm(topology.options.stateDir, { recursive: true, force: true });
+  }
+
+  async status(): Promise<string[]> {
+    const state = await this.readState();
+    if (!state) return [`no lab with prefix "${this.topology.options.prefix}" is up`];
+    const lines: string[] = [];
+    for (const [component, pid] of Object.entries(state.components)) {
+      lines.push(`${component.padEnd(24)} ${(await processAlive(pid)) ? `running (pid ${pid})` : 'stopped'}`);
+    }
+    for (const [worker, pid] of Object.entries(state.agents)) {
+      lines.push(`${`node-agent ${worker}`.padEnd(24)} ${(await processAlive(pid)) ? `running (pid ${pid})` : 'stopped'}`);
+    }
+    try {
+      const nodes = await apiserverGet(this, '/api/v1/nodes');
+      const list = JSON.parse(nodes.body) as { items?: { metadata: { name: string }; spec?: { podCIDR?: string }; status?: { conditions?: { type: string; status: string }[] } }[] };
+      for (const node of list.items ?? []) {
+        const ready = node.status?.conditions?.find((c) => c.type === 'Ready')?.status ?? 'Unknown';
+        lines.push(`node ${node.metadata.name.padEnd(19)} Ready=${ready} podCIDR=${node.spec?.podCIDR ?? '<none>'}`);
+      }
+    } catch (err) {
+      lines.push(`apiserver: not answering (${String(err)})`);
+    }
+    lines.push(`kubeconfig: ${this.adminKubeconfig}`);
+    return lines;
+  }
+
+  /** Stops one worker's agent: SIGKILL simulates a crash, SIGTERM a clean stop. */
+  async stopAgent(workerName: string, signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL'): Promise<void> {
+    const state = await this.requireState();
+    const pid = state.agents[this.worker(workerName).name];
+    if (pid === undefined) return;
+    if (signal === 'SIGKILL') {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    } else {
+      await stopProcess(pid, 10_000);
+    }
+    delete state.agents[workerName];
+    await this.writeState(state);
+  }
+
+  async startAgent(workerName: string): Promise<number> {
+    const state = await this.requireState();
+    const worker = this.worker(workerName);
+    const current = state.agents[worker.name];
+    if (current !== undefined && (await processAlive(current))) return current;
+    await this.prepareWorker(worker);
+    const pid = await this.spawnAgent(worker);
+    state.agents[worker.name] = pid;
+    await this.writeState(state);
+    return pid;
+  }
+
+  /** Restarts one control-plane component (tests use it to make the apiserver go away and come back). */
+  async restartComponent(component: ControlPlaneComponent, binDir: string, downtimeMs = 0, during?: () => Promise<void>): Promise<void> {
+    const state = await this.requireState();
+    const pid = state.components[component];
+    if (pid !== undefined) await stopComponent(pid);
+    if (during) await during();
+    if (downtimeMs > 0) await new Promise((r) => setTimeout(r, downtimeMs));
+    const cp = this.controlPlaneOptions(binDir);
+    const next = await startComponent(component, cp);
+    state.components[component] = next;
+    await this.writeState(state);
+    if (component === 'kube-apiserver') await waitForApiserver(cp, next);
+  }
+
+  worker(name: string): LabMachine {
+    const worker = this.topology.workers.find((w) => w.name === name);
+    if (!worker) throw new Error(`no worker "${name}" in this lab (workers: ${this.topology.workers.map((w) => w.name).join(', ')})`);
+    return worker;
+  }
+
+  agentPaths(worker: LabMachine) {
+    return { config: join(worker.dir, 'config.yaml'), kubeconfig: join(worker.dir, 'kubeconfig'), log: join(worker.dir, 'agent.log'), root: join(worker.dir, 'root') };
+  }
+
+  /** The node's identity (system:node:<name> in system:nodes, what the Node authorizer expects) and config. */
+  async prepareWorker(worker: LabMachine, overrides: Record<string, unknown> = {}): Promise<void> {
+    const paths = this.agentPaths(worker);
+    const certName = `node-${worker.name}`;
+    await this.pki.ensureClient({ name: certName, commonName: `system:node:${worker.name}`, organizations: ['system:nodes'] });
+    await writeKubeconfig(paths.kubeconfig, { server: this.topology.apiserverURL, caFile: this.pki.caCert, certFile: this.pki.cert(certName), keyFile: this.pki.key(certName), user: `system:node:${worker.name}` });
+    const config = {
+      nodeName: worker.name,
+      nodeIP: worker.ip,
+      hostname: worker.name,
+      kubeconfig: paths.kubeconfig,
+      clusterCIDR: this.topology.options.clusterCIDR,
+      runtime: { type: 'docker' },
+      network: { mode: this.topology.options.network },
+      directories: {
+        root: paths.root,
+        logs: join(worker.dir, 'pod-logs'),
+        manifests: join(worker.dir, 'manifests'),
+        cniBin: '/opt/cni/bin',
+        cniConf: join(worker.dir, 'cni-conf'),
+      },
+      ...this.agentSettings,
+      ...overrides,
+    };
+    await writeFile(paths.config, yaml.dump(config));
+  }
+
+  private async spawnAgent(worker: LabMachine): Promise<number> {
+    const node = join(repoRoot, 'node_modules/.bin/node');
+    return spawnInNetns(worker.netns, node, [join(repoRoot, 'src/cli/main.ts'), 'run', '--config', this.agentPaths(worker).config], this.agentPaths(worker).log);
+  }
+
+  private controlPlaneOptions(binDir: string): ControlPlaneOptions {
+    return { topology: this.topology, pki: this.pki, binDir, nodeMonitorGracePeriod: this.nodeMonitorGracePeriod };
+  }
+
+  private async anythingAlive(state: LabState): Promise<boolean> {
+    for (const pid of [...Object.values(state.components), ...Object.values(state.agents)]) {
+      if (await processAlive(pid)) return true;
+    }
+    return false;
+  }
+
+  private async labNamespaces(): Promise<string[]> {
+    const out = await run('ip', ['netns', 'list'], { reject: false });
+    const prefix = `${this.topology.options.prefix}-`;
+    return out.split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(prefix));
+  }
+
+  private async labLinks(): Promise<string[]> {
+    const out = await run('ip', ['-o', 'link', 'show'], { reject: false });
+    const prefix = `${this.topology.options.prefix}-`;
+    return out
+      .split('\n')
+      .map((line) => /^[0-9]+: ([^:@]+)/.exec(line)?.[1] ?? '')
+      .filter((name) => name.startsWith(prefix));
+  }
+
+  private async readState(): Promise<LabState | undefined> {
+    try {
+      return JSON.parse(await readFile(this.statePath, 'utf8')) as LabState;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async requireState(): Promise<LabState> {
+    const state = await this.readState();
+    if (!state) throw new Error(`no lab with prefix "${this.topology.options.prefix}" is up; run \`npm run lab -- up\` first`);
+    return state;
+  }
+
+  private async writeState(state: LabState): Promise<void> {
+    await mkdir(dirname(this.statePath), { recursive: true });
+    await writeFile(this.statePath, JSON.stringify(state, null, 2));
+  }
+}
+
+/** Builds (or finds cached) the control-plane binaries; progress goes to stderr. */
+export async function controlPlaneBinDir(): Promise<string> {
+  const result = await execa('bash', [join(repoRoot, 'controlplane/build.sh')], { stderr: 'inherit' });
+  return result.stdout.trim();
+}

@@ -1,0 +1,102 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Lab, controlPlaneBinDir } from './lab.ts';
+import { defaultLabOptions, type LabOptions } from './topology.ts';
+import { describeError } from '../errors.ts';
+
+const usage = `npm run lab -- <command>
+
+  up [--nodes N] [--network host-gw|vxlan|none]   build the lab: control plane + N workers, one node-agent each
+  down                                            remove every namespace, link and process of the lab
+  status                                          what is up, and the nodes as the apiserver sees them
+  agent stop|kill|start <worker>                  stop (SIGTERM), kill (SIGKILL) or start one worker's agent
+
+  --prefix P    name tag of the lab (default ${defaultLabOptions.prefix}); --subnet A.B.C (default ${defaultLabOptions.subnet})
+`;
+
+const baseDir = defaultLabOptions.stateDir;
+
+async function savedOptions(prefix: string): Promise<LabOptions | undefined> {
+  try {
+    const state = JSON.parse(await readFile(join(baseDir, prefix, 'lab.json'), 'utf8')) as { options: LabOptions };
+    return state.options;
+  } catch {
+    return undefined;
+  }
+}
+
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      nodes: { type: 'string' },
+      network: { type: 'string' },
+      prefix: { type: 'string' },
+      subnet: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    process.stdout.write(usage);
+    return values.help ? 0 : 2;
+  }
+  const prefix = values.prefix ?? defaultLabOptions.prefix;
+  const saved = await savedOptions(prefix);
+  const network = values.network ?? saved?.network ?? defaultLabOptions.network;
+  if (!['host-gw', 'vxlan', 'none'].includes(network)) throw new Error(`--network must be host-gw, vxlan or none, not "${network}"`);
+  const nodes = Number(values.nodes ?? saved?.workers ?? defaultLabOptions.workers);
+  if (!Number.isInteger(nodes)) throw new Error(`--nodes must be a whole number, not "${values.nodes}"`);
+  const options: LabOptions = {
+    ...defaultLabOptions,
+    ...(command === 'up' ? {} : saved),
+    prefix,
+    subnet: values.subnet ?? (command === 'up' ? undefined : saved?.subnet) ?? defaultLabOptions.subnet,
+    workers: command === 'up' ? nodes : saved?.workers ?? nodes,
+    network: network as LabOptions['network'],
+    stateDir: join(baseDir, prefix),
+  };
+  const lab = new Lab(options, (line) => process.stdout.write(`lab: ${line}\n`));
+
+  switch (command) {
+    case 'up': {
+      const binDir = await controlPlaneBinDir();
+      const started = Date.now();
+      await lab.up(binDir);
+      process.stdout.write(`lab: up in ${((Date.now() - started) / 1000).toFixed(1)}s\n`);
+      process.stdout.write(`\nexport KUBECONFIG=${lab.adminKubeconfig}\nkubectl get nodes -o wide\n`);
+      return 0;
+    }
+    case 'down':
+      await lab.down();
+      process.stdout.write(`lab: down (prefix ${prefix})\n`);
+      return 0;
+    case 'status':
+      process.stdout.write(`${(await lab.status()).join('\n')}\n`);
+      return 0;
+    case 'agent': {
+      const [action, worker] = rest;
+      if (!worker || !['stop', 'kill', 'start'].includes(action ?? '')) {
+        process.stderr.write(usage);
+        return 2;
+      }
+      if (action === 'start') process.stdout.write(`lab: ${worker} agent started, pid ${await lab.startAgent(worker)}\n`);
+      else {
+        await lab.stopAgent(worker, action === 'kill' ? 'SIGKILL' : 'SIGTERM');
+        process.stdout.write(`lab: ${worker} agent ${action === 'kill' ? 'killed' : 'stopped'}\n`);
+      }
+      return 0;
+    }
+    default:
+      process.stderr.write(`unknown lab command "${command}"\n\n${usage}`);
+      return 2;
+  }
+}
+
+try {
+  process.exitCode = await main();
+} catch (err) {
+  process.stderr.write(`lab: ${describeError(err)}\n`);
+  process.exitCode = 1;
+}

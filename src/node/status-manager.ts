@@ -1,0 +1,163 @@
+import type { V1Node } from '@kubernetes/client-node';
+import type { AgentConfig } from '../config/types.ts';
+import type { Logger } from '../log/logger.ts';
+import { classifyApiError } from '../kube/api-error.ts';
+import { explainApiError } from '../kube/explain.ts';
+import type { NodeApi } from '../kube/node-api.ts';
+import type { Runtime } from '../runtime/types.ts';
+import { formatRuntimeVersion } from '../runtime/types.ts';
+import { Backoff } from '../util/backoff.ts';
+import { sleep } from '../util/sleep.ts';
+import type { MachineInfo, MachineUsage } from './machine-info.ts';
+import { kubeTime, type NodeStatus } from './node-types.ts';
+import { computeNodeStatus, statusChanged } from './status-setters.ts';
+
+/** kubelet's nodeStatusUpdateRetry: attempts per sync before giving up until the next tick. */
+const updateRetries = 5;
+
+export interface StatusManagerDeps {
+  api: NodeApi;
+  config: AgentConfig;
+  agentVersion: string;
+  machine: MachineInfo;
+  readUsage: () => Promise<MachineUsage>;
+  runtime: Runtime;
+  server: string;
+  log: Logger;
+  now?: () => Date;
+}
+
+/**
+ * Keeps Node.status true. Every nodeStatusUpdateFrequency it computes the status; it patches
+ * when something changed, or when nodeStatusReportFrequency has passed since the last report.
+ * Each patch carries the resourceVersion it was computed from, so it can never overwrite a newer
+ * Node: on 409 it re-reads the Node and computes again.
+ */
+export class NodeStatusManager {
+  private readonly deps: StatusManagerDeps;
+  private readonly now: () => Date;
+  /** The Node as the apiserver last returned it: the base of the next patch. */
+  private cached: V1Node | undefined;
+  private lastSent: NodeStatus | undefined;
+  private lastReportAt = 0;
+  private lastRuntimeVersion: string | undefined;
+  /** Counters tests and /healthz read: how often a patch met a newer Node. */
+  readonly stats = { patches: 0, conflicts: 0, skipped: 0, failures: 0 };
+
+  constructor(deps: StatusManagerDeps, registered?: V1Node) {
+    this.deps = deps;
+    this.now = deps.now ?? (() => new Date());
+    this.cached = registered;
+  }
+
+  /** The last Node seen, for other parts of the agent (podCIDR, uid). */
+  get node(): V1Node | undefined {
+    return this.cached;
+  }
+
+  /** Lets the node watch refresh the cache so the next patch starts from the newest version. */
+  observe(node: V1Node): void {
+    const seen = Number(node.metadata?.resourceVersion ?? 0);
+    const mine = Number(this.cached?.metadata?.resourceVersion ?? 0);
+    if (!this.cached || seen > mine) this.cached = node;
+  }
+
+  /** One sync: returns true when a patch was sent. Throws only what retries could not fix. */
+  async syncOnce(): Promise<boolean> {
+    const { api, config } = this.deps;
+    const inputs = await this.gatherInputs();
+    for (let attempt = 0; attempt < updateRetries; attempt++) {
+      if (!this.cached || attempt > 0) this.cached = await api.getNode(config.nodeName);
+      const base = this.cached;
+      const previous = fromApiNodeStatus(base);
+      const next = computeNodeStatus(inputs, previous);
+      const due = inputs.now.getTime() - this.lastReportAt >= config.nodeStatusReportFrequencyMs;
+      if (!due && !statusChanged(this.lastSent, next)) {
+        this.stats.skipped++;
+        return false;
+      }
+      try {
+        this.cached = await api.patchNodeStatus(config.nodeName, {
+          metadata: { resourceVersion: base.metadata?.resourceVersion },
+          status: next,
+        });
+        this.lastSent = next;
+        this.lastReportAt = inputs.now.getTime();
+        this.stats.patches++;
+        return true;
+      } catch (err) {
+        if (classifyApiError(err).kind !== 'conflict') throw err;
+        this.stats.conflicts++;
+        this.deps.log.debug({ resourceVersion: base.metadata?.resourceVersion }, 'node changed under the status update; re-reading it');
+      }
+    }
+    throw new Error(`node status update kept conflicting after ${updateRetries} attempts`);
+  }
+
+  /** Runs syncOnce every nodeStatusUpdateFrequency until aborted; errors are logged, never thrown. */
+  async run(signal: AbortSignal): Promise<void> {
+    const { config, log } = this.deps;
+    const backoff = new Backoff({ initialMs: 200, maxMs: config.nodeStatusUpdateFrequencyMs });
+    let lastComplaint = '';
+    while (!signal.aborted) {
+      let wait = config.nodeStatusUpdateFrequencyMs;
+      try {
+        await this.syncOnce();
+        if (lastComplaint) log.info('node status updates work again');
+        lastComplaint = '';
+        backoff.reset();
+      } catch (err) {
+        this.stats.failures++;
+        const message = explainApiError(err, 'update node status', { server: this.deps.server, nodeName: config.nodeName });
+        if (message !== lastComplaint) log.error(message);
+        lastComplaint = message;
+        wait = backoff.next();
+      }
+      await sleep(wait, signal);
+    }
+  }
+
+  private async gatherInputs() {
+    const { runtime, config } = this.deps;
+    const notReadyReasons: string[] = [];
+    try {
+      this.lastRuntimeVersion = formatRuntimeVersion(await runtime.version());
+    } catch {
+      // status() below explains; the last known version stays on the Node.
+    }
+    for (const condition of await runtime.status()) {
+      if (!condition.status) notReadyReasons.push(`container runtime is down: ${condition.reason}: ${condition.message}`);
+    }
+    return {
+      config,
+      agentVersion: this.deps.agentVersion,
+      machine: this.deps.machine,
+      usage: await this.deps.readUsage(),
+      runtimeVersion: this.lastRuntimeVersion,
+      notReadyReasons,
+      now: this.now(),
+    };
+  }
+}
+
+/** The status part of a Node read through client-node, as the plain shape the setters use. */
+export function fromApiNodeStatus(node: V1Node | undefined): NodeStatus | undefined {
+  const status = node?.status;
+  if (!status) return undefined;
+  const time = (value: unknown): string => (value instanceof Date ? kubeTime(value) : typeof value === 'string' ? value : '');
+  return {
+    capacity: { ...(status.capacity ?? {}) },
+    allocatable: { ...(status.allocatable ?? {}) },
+    addresses: (status.addresses ?? []).map((a) => ({ type: a.type as 'InternalIP', address: a.address })),
+    daemonEndpoints: { kubeletEndpoint: { Port: status.daemonEndpoints?.kubeletEndpoint?.Port ?? 0 } },
+    nodeInfo: { ...(status.nodeInfo ?? {}) } as NodeStatus['nodeInfo'],
+    conditions: (status.conditions ?? []).map((c) => ({
+      type: c.type,
+      status: c.status as 'True',
+      reason: c.reason ?? '',
+      message: c.message ?? '',
+      lastHeartbeatTime: time(c.lastHeartbeatTime),
+      lastTransitionTime: time(c.lastTransitionTime),
+    })),
+  };
+}

@@ -1,0 +1,198 @@
+import type { AgentConfig } from '../config/types.ts';
+import { parseQuantity, parseThreshold, thresholdBytes, formatKi } from '../util/quantity.ts';
+import type { MachineInfo, MachineUsage } from './machine-info.ts';
+import { kubeTime, type NodeCondition, type NodeStatus } from './node-types.ts';
+
+/**
+ * Node status as a list of small pure setters, the way kubelet's nodestatus package builds it:
+ * each takes what it needs from `StatusInputs` and fills its part of the status. The caller does
+ * the I/O (reading /proc, asking the runtime) and hands the results in.
+ */
+export interface StatusInputs {
+  config: AgentConfig;
+  agentVersion: string;
+  machine: MachineInfo;
+  usage: MachineUsage;
+  /** "docker://20.10.24", or undefined while the runtime has not answered yet. */
+  runtimeVersion: string | undefined;
+  /** Why the node cannot run pods right now; empty means ready. */
+  notReadyReasons: string[];
+  now: Date;
+}
+
+export type StatusSetter = (status: NodeStatus, inputs: StatusInputs, previous: NodeStatus | undefined) => void;
+
+export const setAddresses: StatusSetter = (status, { config }) => {
+  status.addresses = [
+    { type: 'InternalIP', address: config.nodeIP },
+    { type: 'Hostname', address: config.hostname },
+  ];
+};
+
+export const setCapacity: StatusSetter = (status, { config, machine, usage }) => {
+  const memory = machine.memoryBytes;
+  const storage = usage.nodefsCapacityBytes;
+  status.capacity = {
+    cpu: String(machine.cpuCores),
+    memory: formatKi(memory),
+    'ephemeral-storage': formatKi(storage),
+    pods: String(config.maxPods),
+    'hugepages-1Gi': '0',
+    'hugepages-2Mi': '0',
+  };
+  // Allocatable = capacity - reserved - hard eviction threshold (kubelet's node allocatable rule).
+  const reservedCpuMilli = cpuMillis(config.systemReserved.cpu);
+  const reservedMemory = parseQuantity(config.systemReserved.memory ?? '0') ?? 0;
+  const reservedStorage = parseQuantity(config.systemReserved['ephemeral-storage'] ?? '0') ?? 0;
+  const memoryEviction = evictionBytes(config.evictionHard['memory.available'], memory);
+  const storageEviction = evictionBytes(config.evictionHard['nodefs.available'], storage);
+  const allocatableCpuMilli = Math.max(0, machine.cpuCores * 1000 - reservedCpuMilli);
+  status.allocatable = {
+    cpu: allocatableCpuMilli % 1000 === 0 ? String(allocatableCpuMilli / 1000) : `${allocatableCpuMilli}m`,
+    memory: formatKi(memory - reservedMemory - memoryEviction),
+    'ephemeral-storage': String(Math.max(0, Math.floor(storage - reservedStorage - storageEviction))),
+    pods: String(config.maxPods),
+    'hugepages-1Gi': '0',
+    'hugepages-2Mi': '0',
+  };
+};
+
+export const setDaemonEndpoints: StatusSetter = (status, { config }) => {
+  status.daemonEndpoints = { kubeletEndpoint: { Port: config.port } };
+};
+
+export const setNodeInfo: StatusSetter = (status, { machine, runtimeVersion, agentVersion }, previous) => {
+  status.nodeInfo = {
+    machineID: machine.machineID,
+    systemUUID: machine.systemUUID,
+    bootID: machine.bootID,
+    kernelVersion: machine.kernelVersion,
+    osImage: machine.osImage,
+    // Keep the last known runtime version while the runtime is briefly away.
+    containerRuntimeVersion: runtimeVersion ?? previous?.nodeInfo?.containerRuntimeVersion ?? '',
+    kubeletVersion: agentVersion,
+    kubeProxyVersion: '',
+    operatingSystem: 'linux',
+    architecture: machine.architecture,
+  };
+};
+
+/** Builds a condition, keeping the previous transition time when the status did not change. */
+export function condition(
+  previous: NodeStatus | undefined,
+  type: string,
+  isTrue: boolean,
+  reason: string,
+  message: string,
+  now: Date,
+): NodeCondition {
+  const status = isTrue ? 'True' : 'False';
+  const before = previous?.conditions?.find((c) => c.type === type);
+  return {
+    type,
+    status,
+    reason,
+    message,
+    lastHeartbeatTime: kubeTime(now),
+    lastTransitionTime: before && before.status === status ? before.lastTransitionTime : kubeTime(now),
+  };
+}
+
+export const setMemoryPressure: StatusSetter = (status, { config, usage, now }, previous) => {
+  const threshold = evictionBytes(config.evictionHard['memory.available'], usage.memoryTotalBytes);
+  const pressure = usage.memoryAvailableBytes < threshold;
+  status.conditions.push(
+    pressure
+      ? condition(previous, 'MemoryPressure', true, 'KubeletHasInsufficientMemory', 'kubelet has insufficient memory available', now)
+      : condition(previous, 'MemoryPressure', false, 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available', now),
+  );
+};
+
+export const setDiskPressure: StatusSetter = (status, { config, usage, now }, previous) => {
+  const threshold = evictionBytes(config.evictionHard['nodefs.available'], usage.nodefsCapacityBytes);
+  const pressure = usage.nodefsAvailableBytes < threshold;
+  status.conditions.push(
+    pressure
+      ? condition(previous, 'DiskPressure', true, 'KubeletHasDiskPressure', 'kubelet has disk pressure', now)
+      : condition(previous, 'DiskPressure', false, 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure', now),
+  );
+};
+
+export const setPIDPressure: StatusSetter = (status, { config, usage, now }, previous) => {
+  const threshold = evictionBytes(config.evictionHard['pid.available'], usage.pidMax);
+  const pressure = usage.pidMax - usage.pidsInUse < threshold;
+  status.conditions.push(
+    pressure
+      ? condition(previous, 'PIDPressure', true, 'KubeletHasInsufficientPID', 'kubelet has insufficient PID available', now)
+      : condition(previous, 'PIDPressure', false, 'KubeletHasSufficientPID', 'kubelet has sufficient PID available', now),
+  );
+};
+
+export const setReady: StatusSetter = (status, { notReadyReasons, now }, previous) => {
+  status.conditions.push(
+    notReadyReasons.length === 0
+      ? condition(previous, 'Ready', true, 'KubeletReady', 'kubelet is posting ready status', now)
+      : condition(previous, 'Ready', false, 'KubeletNotReady', notReadyReasons.join('; '), now),
+  );
+};
+
+/** The order kubelet uses: pressure conditions first, Ready last. */
+export const defaultSetters: StatusSetter[] = [
+  setAddresses,
+  setCapacity,
+  setDaemonEndpoints,
+  setNodeInfo,
+  setMemoryPressure,
+  setDiskPressure,
+  setPIDPressure,
+  setReady,
+];
+
+export function computeNodeStatus(inputs: StatusInputs, previous: NodeStatus | undefined, setters = defaultSetters): NodeStatus {
+  const status: NodeStatus = {
+    capacity: {},
+    allocatable: {},
+    conditions: [],
+    addresses: [],
+    daemonEndpoints: { kubeletEndpoint: { Port: 0 } },
+    nodeInfo: {
+      machineID: '', systemUUID: '', bootID: '', kernelVersion: '', osImage: '', containerRuntimeVersion: '',
+      kubeletVersion: '', kubeProxyVersion: '', operatingSystem: '', architecture: '',
+    },
+  };
+  for (const setter of setters) setter(status, inputs, previous);
+  return status;
+}
+
+/**
+ * Whether `next` says something `previous` did not, ignoring heartbeat times: an unchanged
+ * status is re-sent only every nodeStatusReportFrequency (the Lease carries liveness).
+ */
+export function statusChanged(previous: NodeStatus | undefined, next: NodeStatus): boolean {
+  if (!previous) return true;
+  const strip = (s: NodeStatus): unknown => ({
+    ...s,
+    conditions: [...(s.conditions ?? [])]
+      .map(({ lastHeartbeatTime: _h, ...rest }) => rest)
+      .sort((a, b) => a.type.localeCompare(b.type)),
+  });
+  return JSON.stringify(canonical(strip(previous))) !== JSON.stringify(canonical(strip(next)));
+}
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, canonical(v)]));
+  }
+  return value;
+}
+
+function evictionBytes(text: string, total: number): number {
+  const threshold = parseThreshold(text);
+  return threshold ? thresholdBytes(threshold, total) : 0;
+}
+
+function cpuMillis(text: string | undefined): number {
+  if (!text) return 0;
+  return text.endsWith('m') ? Number(text.slice(0, -1)) : Math.round(Number(text) * 1000);
+}

@@ -1,0 +1,11 @@
+import type { AgentConfig } from '../config/types.ts';
+import { DockerRuntime } from './docker/docker-runtime.ts';
+import type { Runtime } from './types.ts';
+
+/** The registry of runtime backends, keyed by `runtime.type`. */
+export function createRuntime(config: AgentConfig['runtime']): Runtime {
+  switch (config.type) {
+    case 'docker':
+      return new DockerRuntime({ endpoint: config.endpoint, timeoutMs: config.requestTimeoutMs });
+  }
+}

@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import { validateConfig } from '../../src/config/validate.ts';
+import type { AgentConfig } from '../../src/config/types.ts';
+import { computeNodeStatus, statusChanged, type StatusInputs } from '../../src/node/status-setters.ts';
+import { labelReconcilePatch, initialNode } from '../../src/node/node-object.ts';
+
+function config(extra: Record<string, unknown> = {}): AgentConfig {
+  const result = validateConfig({ nodeName: 'worker-1', nodeIP: '192.168.56.11', kubeconfig: '/k', hostname: 'worker-1', ...extra });
+  if (!result.ok) throw new Error(JSON.stringify(result.problems));
+  return result.config;
+}
+
+const GiB = 2 ** 30;
+function inputs(over: Partial<StatusInputs> = {}): StatusInputs {
+  return {
+    config: config(),
+    agentVersion: 'v0.1.0',
+    machine: { cpuCores: 2, memoryBytes: 8 * GiB, machineID: 'm', systemUUID: 'u', bootID: 'b', kernelVersion: '6.1.0', osImage: 'Debian GNU/Linux 12 (bookworm)', architecture: 'amd64' },
+    usage: { memoryAvailableBytes: 4 * GiB, memoryTotalBytes: 8 * GiB, nodefsAvailableBytes: 50 * GiB, nodefsCapacityBytes: 100 * GiB, pidMax: 4_194_304, pidsInUse: 300 },
+    runtimeVersion: 'docker://20.10.24',
+    notReadyReasons: [],
+    now: new Date('2026-11-25T10:00:00.400Z'),
+    ...over,
+  };
+}
+
+describe('computeNodeStatus', () => {
+  it('reports addresses, capacity, allocatable and node info as the kubelet does', () => {
+    const status = computeNodeStatus(inputs(), undefined);
+    expect(status.addresses).toEqual([{ type: 'InternalIP', address: '192.168.56.11' }, { type: 'Hostname', address: 'worker-1' }]);
+    expect(status.capacity).toMatchObject({ cpu: '2', memory: `${8 * 1024 * 1024}Ki`, pods: '110', 'ephemeral-storage': `${100 * 1024 * 1024}Ki` });
+    // Allocatable memory = capacity - the 100Mi hard eviction threshold; storage - 10%.
+    expect(status.allocatable['memory']).toBe(`${8 * 1024 * 1024 - 100 * 1024}Ki`);
+    expect(status.allocatable['ephemeral-storage']).toBe(String(90 * GiB));
+    expect(status.nodeInfo).toMatchObject({ containerRuntimeVersion: 'docker://20.10.24', kubeletVersion: 'v0.1.0', operatingSystem: 'linux', architecture: 'amd64' });
+    expect(status.daemonEndpoints).toEqual({ kubeletEndpoint: { Port: 10250 } });
+  });
+
+  it('subtracts systemReserved from allocatable', () => {
+    const status = computeNodeStatus(inputs({ config: config({ systemReserved: { cpu: '500m', memory: '1Gi' } }) }), undefined);
+    expect(status.allocatable['cpu']).toBe('1500m');
+    expect(status.allocatable['memory']).toBe(`${7 * 1024 * 1024 - 100 * 1024}Ki`);
+  });
+
+  it('gives the four conditions with the kubelet reasons, Ready last, times at whole seconds', () => {
+    const status = computeNodeStatus(inputs(), undefined);
+    expect(status.conditions.map((c) => [c.type, c.status, c.reason])).toEqual([
+      ['MemoryPressure', 'False', 'KubeletHasSufficientMemory'],
+      ['DiskPressure', 'False', 'KubeletHasNoDiskPressure'],
+      ['PIDPressure', 'False', 'KubeletHasSufficientPID'],
+      ['Ready', 'True', 'KubeletReady'],
+    ]);
+    expect(status.conditions[3]?.lastHeartbeatTime).toBe('2026-11-25T10:00:00Z');
+  });
+
+  it('turns pressure on below the eviction thresholds', () => {
+    const status = computeNodeStatus(inputs({ usage: { ...inputs().usage, memoryAvailableBytes: 50 * 2 ** 20, nodefsAvailableBytes: 5 * GiB } }), undefined);
+    expect(status.conditions.find((c) => c.type === 'MemoryPressure')).toMatchObject({ status: 'True', reason: 'KubeletHasInsufficientMemory' });
+    expect(status.conditions.find((c) => c.type === 'DiskPressure')).toMatchObject({ status: 'True', reason: 'KubeletHasDiskPressure' });
+  });
+
+  it('is NotReady with the reasons when something is down', () => {
+    const status = computeNodeStatus(inputs({ notReadyReasons: ['container runtime is down'] }), undefined);
+    expect(status.conditions.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'KubeletNotReady', message: 'container runtime is down' });
+  });
+
+  it('keeps lastTransitionTime while a condition holds and moves it when it flips', () => {
+    const first = computeNodeStatus(inputs(), undefined);
+    const later = computeNodeStatus(inputs({ now: new Date('2026-11-25T10:00:10Z') }), first);
+    const ready = later.conditions.find((c) => c.type === 'Ready');
+    expect(ready?.lastTransitionTime).toBe('2026-11-25T10:00:00Z');
+    expect(ready?.lastHeartbeatTime).toBe('2026-11-25T10:00:10Z');
+    const flipped = computeNodeStatus(inputs({ now: new Date('2026-11-25T10:00:20Z'), notReadyReasons: ['x'] }), later);
+    expect(flipped.conditions.find((c) => c.type === 'Ready')?.lastTransitionTime).toBe('2026-11-25T10:00:20Z');
+  });
+
+  it('keeps the last runtime version while the runtime is away', () => {
+    const first = computeNodeStatus(inputs(), undefined);
+    expect(computeNodeStatus(inputs({ runtimeVersion: undefined }), first).nodeInfo.containerRuntimeVersion).toBe('docker://20.10.24');
+  });
+});
+
+describe('statusChanged', () => {
+  it('ignores heartbeat times but sees real changes', () => {
+    const a = computeNodeStatus(inputs(), undefined);
+    const b = computeNodeStatus(inputs({ now: new Date('2026-11-25T10:00:10Z') }), a);
+    expect(statusChanged(a, b)).toBe(false);
+    expect(statusChanged(a, computeNodeStatus(inputs({ notReadyReasons: ['x'] }), a))).toBe(true);
+    expect(statusChanged(undefined, a)).toBe(true);
+  });
+});
+
+describe('node object', () => {
+  it('registers with the kubelet default labels, podCIDR and taints when configured', () => {
+    const node = initialNode(config({ podCIDR: '10.244.7.0/24', registerWithTaints: [{ key: 'k', value: 'v', effect: 'NoSchedule' }] }), 'amd64');
+    expect(node.metadata?.labels).toMatchObject({ 'kubernetes.io/hostname': 'worker-1', 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64' });
+    expect(node.spec).toEqual({ podCIDR: '10.244.7.0/24', podCIDRs: ['10.244.7.0/24'], taints: [{ key: 'k', value: 'v', effect: 'NoSchedule' }] });
+    expect(initialNode(config(), 'amd64').spec).toEqual({});
+  });
+
+  it('reconciles only the labels that differ and leaves others alone', () => {
+    const existing = { metadata: { labels: { 'kubernetes.io/os': 'linux', 'team': 'a' } } };
+    expect(labelReconcilePatch(existing, { 'kubernetes.io/os': 'linux', 'kubernetes.io/hostname': 'worker-1' })).toEqual({ metadata: { labels: { 'kubernetes.io/hostname': 'worker-1' } } });
+    expect(labelReconcilePatch(existing, { 'kubernetes.io/os': 'linux' })).toBeUndefined();
+  });
+});
