@@ -16,7 +16,8 @@ if [ -f "$cache/.complete" ]; then
   echo "$cache/bin"
   exit 0
 fi
-command -v go >/dev/null || { echo "controlplane/build.sh: Go is needed to build the control plane (install golang from Debian or put go on PATH)" >&2; exit 1; }
+export PATH="$PATH:/usr/local/go/bin"
+command -v go >/dev/null || { echo "controlplane/build.sh: Go >= 1.24 is needed to build the control plane (Debian 12's golang-go is too old; put a newer go on PATH or in /usr/local/go)" >&2; exit 1; }
 echo "building Kubernetes $version control plane into $cache (first run only, several minutes)..." >&2
 rm -rf "$cache.tmp"
 mkdir -p "$cache.tmp/bin"

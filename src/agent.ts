@@ -4,6 +4,7 @@ import { startHealthz } from './healthz.ts';
 import type { Logger } from './log/logger.ts';
 import { loadKubeconfig, serverOf } from './kube/kubeconfig.ts';
 import { ClientNodeApi } from './kube/node-api.ts';
+import { ApiEventRecorder } from './kube/event-recorder.ts';
 import { Reflector } from './kube/reflector.ts';
 import { NodeLeaseController } from './node/lease-controller.ts';
 import { readMachineInfo, readMachineUsage } from './node/machine-info.ts';
@@ -44,8 +45,11 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
     if (!registered) return;
     stats['registered'] = true;
 
+    // Node events name the node by name as its uid too, as the kubelet's node reference does.
+    const events = new ApiEventRecorder(kc, { component: 'node-agent', host: config.nodeName, log });
+    events.record({ kind: 'Node', name: config.nodeName, uid: config.nodeName }, 'Normal', 'Starting', `Starting node-agent ${agentVersion}.`);
     const status = new NodeStatusManager(
-      { api, config, agentVersion, machine, readUsage: () => readMachineUsage(config.directories.root), runtime, server, log },
+      { api, config, agentVersion, machine, readUsage: () => readMachineUsage(config.directories.root), runtime, server, log, events },
       registered,
     );
     const lease = new NodeLeaseController({

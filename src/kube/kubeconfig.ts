@@ -20,7 +20,7 @@ export async function loadKubeconfig(path: string): Promise<KubeConfig> {
   try {
     kc.loadFromString(text);
   } catch (err) {
-    fail(`is not a valid kubeconfig (${describeError(err)})`, 'regenerate it, or check its YAML', err);
+    fail(`is not a valid kubeconfig (${describeError(err).split('\n')[0]})`, 'regenerate it, or check its YAML', err);
   }
   const context = kc.getCurrentContext();
   if (!context) fail('has no current-context', 'set current-context to one of its contexts');

@@ -107,7 +107,7 @@ export async function prepareControlPlane(options: ControlPlaneOptions): Promise
   }
 }
 
-export async function startComponent(component: ControlPlaneComponent, options: ControlPlaneOptions): Promise<number> {
+export function startComponent(component: ControlPlaneComponent, options: ControlPlaneOptions): number {
   const paths = controlPlanePaths(options.topology);
   return spawnInNetns(options.topology.controlPlane.netns, join(options.binDir, component), componentArgs(component, options), paths.log(component));
 }
@@ -116,18 +116,18 @@ export async function startComponent(component: ControlPlaneComponent, options: 
 export async function startControlPlane(options: ControlPlaneOptions, onStarted: (c: ControlPlaneComponent, pid: number) => void): Promise<void> {
   const { topology } = options;
   const paths = controlPlanePaths(topology);
-  const etcd = await startComponent('etcd', options);
+  const etcd = startComponent('etcd', options);
   onStarted('etcd', etcd);
   await waitFor('etcd to listen', 30_000, async () => {
     if (!(await processAlive(etcd))) throw new Error(`etcd exited; see ${paths.log('etcd')}`);
     const probe = await execa('ip', ['netns', 'exec', topology.controlPlane.netns, 'bash', '-c', 'exec 3<>/dev/tcp/127.0.0.1/2379'], { reject: false });
     return probe.exitCode === 0;
   });
-  const apiserver = await startComponent('kube-apiserver', options);
+  const apiserver = startComponent('kube-apiserver', options);
   onStarted('kube-apiserver', apiserver);
   await waitForApiserver(options, apiserver);
   for (const component of ['kube-controller-manager', 'kube-scheduler'] as const) {
-    onStarted(component, await startComponent(component, options));
+    onStarted(component, startComponent(component, options));
   }
 }
 

@@ -55,5 +55,5 @@ export async function waitFor(describe: string, timeoutMs: number, check: () => 
     }
     await sleep(intervalMs);
   }
-  throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${describe}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+  throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${describe}${lastError ? ` (last error: ${lastError instanceof Error ? lastError.message : JSON.stringify(lastError)})` : ''}`);
 }

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yaml from 'js-yaml';
@@ -90,7 +90,7 @@ export class Lab {
 
     for (const worker of topology.workers) {
       await this.prepareWorker(worker);
-      state.agents[worker.name] = await this.spawnAgent(worker);
+      state.agents[worker.name] = this.spawnAgent(worker);
       this.log(`${worker.name}: ${worker.ip}, node-agent pid ${state.agents[worker.name]}`);
     }
     await this.writeState(state);
@@ -101,12 +101,13 @@ export class Lab {
     const { topology } = this;
     const state = await this.readState();
     // Agents first, so they do not report a control plane going away as an incident.
-    for (const pid of Object.values(state?.agents ?? {})) await stopProcess(pid, 5000);
+    await Promise.all(Object.values(state?.agents ?? {}).map((pid) => stopProcess(pid, 5000)));
+    // Then whatever else runs in the lab's namespaces (found by namespace, so this works after a
+    // crash that lost the state file), all at once.
     const namespaces = await this.labNamespaces();
-    for (const ns of namespaces) {
-      for (const pid of await netnsPids(ns)) await stopProcess(pid, 10_000);
-    }
-    for (const pid of Object.values(state?.components ?? {})) await stopProcess(pid, 10_000);
+    const pids = new Set<number>(Object.values(state?.components ?? {}));
+    for (const ns of namespaces) for (const pid of await netnsPids(ns)) pids.add(pid);
+    await Promise.all([...pids].map((pid) => stopProcess(pid, 10_000)));
     for (const ns of namespaces) await deleteNetns(ns);
     for (const link of await this.labLinks()) await deleteLink(link);
     await rm(topology.options.stateDir, { recursive: true, force: true });
@@ -159,8 +160,9 @@ export class Lab {
     const worker = this.worker(workerName);
     const current = state.agents[worker.name];
     if (current !== undefined && (await processAlive(current))) return current;
-    await this.prepareWorker(worker);
-    const pid = await this.spawnAgent(worker);
+    // An existing config is kept: tests (and operators) may have changed it on purpose.
+    if (!(await fileExists(this.agentPaths(worker).config))) await this.prepareWorker(worker);
+    const pid = this.spawnAgent(worker);
     state.agents[worker.name] = pid;
     await this.writeState(state);
     return pid;
@@ -174,7 +176,7 @@ export class Lab {
     if (during) await during();
     if (downtimeMs > 0) await new Promise((r) => setTimeout(r, downtimeMs));
     const cp = this.controlPlaneOptions(binDir);
-    const next = await startComponent(component, cp);
+    const next = startComponent(component, cp);
     state.components[component] = next;
     await this.writeState(state);
     if (component === 'kube-apiserver') await waitForApiserver(cp, next);
@@ -217,7 +219,7 @@ export class Lab {
     await writeFile(paths.config, yaml.dump(config));
   }
 
-  private async spawnAgent(worker: LabMachine): Promise<number> {
+  private spawnAgent(worker: LabMachine): number {
     const node = join(repoRoot, 'node_modules/.bin/node');
     return spawnInNetns(worker.netns, node, [join(repoRoot, 'src/cli/main.ts'), 'run', '--config', this.agentPaths(worker).config], this.agentPaths(worker).log);
   }
@@ -266,6 +268,10 @@ export class Lab {
     await mkdir(dirname(this.statePath), { recursive: true });
     await writeFile(this.statePath, JSON.stringify(state, null, 2));
   }
+}
+
+async function fileExists(path: string): Promise<boolean> {
+  return access(path).then(() => true, () => false);
 }
 
 /** Builds (or finds cached) the control-plane binaries; progress goes to stderr. */

@@ -25,7 +25,7 @@ export interface RegistrationDeps {
  * not kill the agent. Returns undefined only when aborted.
  */
 export async function registerNode(deps: RegistrationDeps): Promise<V1Node | undefined> {
-  const { api, config, log, signal } = deps;
+  const { config, log, signal } = deps;
   const backoff = deps.backoff ?? new Backoff({ initialMs: 100, maxMs: 7000 });
   let lastComplaint = '';
   while (!signal.aborted) {

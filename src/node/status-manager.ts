@@ -8,7 +8,9 @@ import type { Runtime } from '../runtime/types.ts';
 import { formatRuntimeVersion } from '../runtime/types.ts';
 import { Backoff } from '../util/backoff.ts';
 import { sleep } from '../util/sleep.ts';
+import type { EventRecorder } from '../kube/event-recorder.ts';
 import type { MachineInfo, MachineUsage } from './machine-info.ts';
+import { conditionEvents } from './node-events.ts';
 import { kubeTime, type NodeStatus } from './node-types.ts';
 import { computeNodeStatus, statusChanged } from './status-setters.ts';
 
@@ -24,6 +26,8 @@ export interface StatusManagerDeps {
   runtime: Runtime;
   server: string;
   log: Logger;
+  /** Receives NodeReady, NodeNotReady, NodeHasDiskPressure… when a condition changes. */
+  events?: EventRecorder;
   now?: () => Date;
 }
 
@@ -81,6 +85,9 @@ export class NodeStatusManager {
           metadata: { resourceVersion: base.metadata?.resourceVersion },
           status: next,
         });
+        for (const e of conditionEvents(config.nodeName, previous, next)) {
+          this.deps.events?.record({ kind: 'Node', name: config.nodeName, uid: config.nodeName }, e.type, e.reason, e.message);
+        }
         this.lastSent = next;
         this.lastReportAt = inputs.now.getTime();
         this.stats.patches++;

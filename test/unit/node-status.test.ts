@@ -104,3 +104,16 @@ describe('node object', () => {
     expect(labelReconcilePatch(existing, { 'kubernetes.io/os': 'linux' })).toBeUndefined();
   });
 });
+
+describe('conditionEvents', () => {
+  it('emits the kubelet reasons for conditions that appear or flip, and nothing for steady ones', async () => {
+    const { conditionEvents } = await import('../../src/node/node-events.ts');
+    const first = computeNodeStatus(inputs(), undefined);
+    expect(conditionEvents('worker-1', undefined, first).map((e) => e.reason)).toEqual([
+      'NodeHasSufficientMemory', 'NodeHasNoDiskPressure', 'NodeHasSufficientPID', 'NodeReady',
+    ]);
+    expect(conditionEvents('worker-1', first, computeNodeStatus(inputs(), first))).toEqual([]);
+    const down = computeNodeStatus(inputs({ notReadyReasons: ['runtime down'] }), first);
+    expect(conditionEvents('worker-1', first, down)).toEqual([{ type: 'Warning', reason: 'NodeNotReady', message: 'Node worker-1 status is now: NodeNotReady' }]);
+  });
+});

@@ -1,0 +1,111 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import type { Lab } from '../../src/lab/lab.ts';
+import { parseCidr, cidrsOverlap } from '../../src/util/cidr.ts';
+import { createTestLab, eventually, kubectlJson, condition } from '../helpers/test-lab.ts';
+
+// The acceptance of the foundation issue, against the real control plane with real kubectl:
+// two workers register, turn Ready with their own IPs and pod CIDRs, keep their leases fresh,
+// and the node lifecycle controller reacts when an agent dies and when it comes back.
+describe('lab with two workers', () => {
+  let lab: Lab;
+
+  beforeAll(async () => {
+    const created = await createTestLab({ workers: 2 });
+    lab = created.lab;
+    await lab.up(created.binDir);
+  });
+
+  afterAll(async () => {
+    await lab?.down();
+  });
+
+  it('shows both workers Ready with their InternalIP and a pod CIDR each', async () => {
+    const nodes = await eventually('both nodes Ready with a podCIDR', 60_000, async () => {
+      const list = await kubectlJson(lab, ['get', 'nodes']);
+      const ready = list.items.filter((n: any) => condition(n, 'Ready')?.status === 'True' && n.spec.podCIDR);
+      return ready.length === 2 ? list.items : undefined;
+    });
+    const byName = Object.fromEntries(nodes.map((n: any) => [n.metadata.name, n]));
+    for (const worker of lab.topology.workers) {
+      const node = byName[worker.name];
+      expect(node.status.addresses).toEqual([{ type: 'InternalIP', address: worker.ip }, { type: 'Hostname', address: worker.name }]);
+      expect(node.status.nodeInfo.kubeletVersion).toMatch(/^v\d+\.\d+\.\d+/);
+      expect(node.status.nodeInfo.containerRuntimeVersion).toMatch(/^docker:\/\/\d+/);
+      expect(node.status.capacity.pods).toBe('110');
+      expect(node.status.daemonEndpoints.kubeletEndpoint.Port).toBe(10250);
+      expect(node.metadata.labels['kubernetes.io/hostname']).toBe(worker.name);
+      expect(condition(node, 'Ready')).toMatchObject({ reason: 'KubeletReady' });
+      expect(condition(node, 'MemoryPressure')).toMatchObject({ status: 'False', reason: 'KubeletHasSufficientMemory' });
+      expect(node.spec.taints ?? []).toEqual([]);
+    }
+    // node IPAM hands each node its own /24 of the cluster CIDR.
+    const cluster = parseCidr(lab.topology.options.clusterCIDR);
+    const cidrs = nodes.map((n: any) => parseCidr(n.spec.podCIDR));
+    for (const c of cidrs) expect(c.ok && cluster.ok && c.cidr.prefix === 24 && cidrsOverlap(c.cidr, cluster.cidr)).toBe(true);
+    const [a, b] = cidrs;
+    expect(a?.ok && b?.ok && cidrsOverlap(a.cidr, b.cidr)).toBe(false);
+
+    // The agent's Events, as kubectl describe shows them.
+    const events = await eventually('NodeReady events', 20_000, async () => {
+      const list = await kubectlJson(lab, ['get', 'events', '-n', 'default', '--field-selector', 'involvedObject.kind=Node']);
+      const reasons = list.items.map((e: any) => `${e.involvedObject.name}/${e.reason}`);
+      return lab.topology.workers.every((w) => reasons.includes(`${w.name}/NodeReady`)) ? reasons : undefined;
+    });
+    for (const w of lab.topology.workers) expect(events).toContain(`${w.name}/Starting`);
+
+    // kubectl -o wide reads the same thing a user would.
+    const { stdout } = await execa('kubectl', ['--kubeconfig', lab.adminKubeconfig, 'get', 'nodes', '-o', 'wide']);
+    for (const worker of lab.topology.workers) expect(stdout).toMatch(new RegExp(`${worker.name}\\s+Ready\\s+.*${worker.ip.replaceAll('.', '\\.')}`));
+  }, 90_000);
+
+  it('renews each Lease every 10 s, owned by its Node', async () => {
+    const first = await kubectlJson(lab, ['get', 'lease', '-n', 'kube-node-lease']);
+    const nodes = await kubectlJson(lab, ['get', 'nodes']);
+    const uids = Object.fromEntries(nodes.items.map((n: any) => [n.metadata.name, n.metadata.uid]));
+    expect(first.items.map((l: any) => l.metadata.name).sort()).toEqual(['worker-1', 'worker-2']);
+    for (const lease of first.items) {
+      expect(lease.spec).toMatchObject({ holderIdentity: lease.metadata.name, leaseDurationSeconds: 40 });
+      expect(lease.metadata.ownerReferences).toEqual([{ apiVersion: 'v1', kind: 'Node', name: lease.metadata.name, uid: uids[lease.metadata.name] }]);
+    }
+    const before = Object.fromEntries(first.items.map((l: any) => [l.metadata.name, Date.parse(l.spec.renewTime)]));
+    await new Promise((r) => setTimeout(r, 11_000));
+    const second = await kubectlJson(lab, ['get', 'lease', '-n', 'kube-node-lease']);
+    for (const lease of second.items) {
+      const advanced = Date.parse(lease.spec.renewTime) - before[lease.metadata.name];
+      expect(advanced).toBeGreaterThanOrEqual(5_000);
+      expect(advanced).toBeLessThanOrEqual(16_000);
+    }
+  }, 30_000);
+
+  it('goes Unknown and tainted when an agent dies, and Ready again when it returns', async () => {
+    await lab.stopAgent('worker-2', 'SIGKILL');
+    const unknown = await eventually('worker-2 Ready=Unknown and tainted unreachable', 60_000, async () => {
+      const node = await kubectlJson(lab, ['get', 'node', 'worker-2']);
+      const keys = (node.spec.taints ?? []).map((t: any) => `${t.key}:${t.effect}`);
+      return condition(node, 'Ready')?.status === 'Unknown' && keys.includes('node.kubernetes.io/unreachable:NoSchedule') ? node : undefined;
+    });
+    expect(condition(unknown, 'Ready')?.reason).toBe('NodeStatusUnknown');
+    // The other worker is untouched.
+    expect(condition(await kubectlJson(lab, ['get', 'node', 'worker-1']), 'Ready')?.status).toBe('True');
+
+    await lab.startAgent('worker-2');
+    await eventually('worker-2 Ready again without the unreachable taint', 60_000, async () => {
+      const node = await kubectlJson(lab, ['get', 'node', 'worker-2']);
+      const tainted = (node.spec.taints ?? []).some((t: any) => t.key.startsWith('node.kubernetes.io/'));
+      return condition(node, 'Ready')?.status === 'True' && !tainted;
+    });
+  }, 150_000);
+
+  it('is taken down completely, and down is safe to repeat', async () => {
+    const { prefix } = lab.topology.options;
+    await lab.down();
+    await lab.down();
+    const netns = (await execa('ip', ['netns', 'list'])).stdout;
+    const links = (await execa('ip', ['-o', 'link', 'show'])).stdout;
+    expect(netns).not.toContain(`${prefix}-`);
+    expect(links).not.toContain(`${prefix}-`);
+    const processes = (await execa('ps', ['-eo', 'args'])).stdout;
+    expect(processes).not.toContain(lab.topology.options.stateDir);
+  }, 60_000);
+});
