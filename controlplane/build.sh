@@ -17,7 +17,24 @@ if [ -f "$cache/.complete" ]; then
   exit 0
 fi
 export PATH="$PATH:/usr/local/go/bin"
-command -v go >/dev/null || { echo "controlplane/build.sh: Go >= 1.24 is needed to build the control plane (Debian 12's golang-go is too old; put a newer go on PATH or in /usr/local/go)" >&2; exit 1; }
+# Kubernetes 1.33 needs Go >= 1.24; Debian 12's golang-go is 1.19. When no new enough go is
+# here, take the Go toolchain as a module (golang.org/toolchain) from the Go module proxy, which
+# is how `go` itself fetches newer toolchains, and cache it beside the binaries.
+go_ok() { command -v go >/dev/null && [ "$(go env GOVERSION 2>/dev/null | sed -E 's/^go1\.([0-9]+).*/\1/')" -ge 24 ] 2>/dev/null; }
+if ! go_ok; then
+  toolchain=v0.0.1-go1.24.13.linux-amd64
+  tdir=${NODE_AGENT_CACHE:-/var/cache/node-agent}/go-toolchain/$toolchain
+  if [ ! -x "$tdir/bin/go" ]; then
+    proxy=$(echo "${GOPROXY:-https://proxy.golang.org}" | cut -d, -f1)
+    echo "fetching the Go toolchain module $toolchain from $proxy ..." >&2
+    mkdir -p "$tdir.tmp" && curl -fsSL "$proxy/golang.org/toolchain/@v/$toolchain.zip" -o "$tdir.tmp/go.zip"
+    (cd "$tdir.tmp" && python3 -m zipfile -e go.zip . && rm go.zip)
+    rm -rf "$tdir" && mv "$tdir.tmp/golang.org/toolchain@$toolchain" "$tdir" && rm -rf "$tdir.tmp"
+    chmod +x "$tdir/bin/"* "$tdir/pkg/tool/"*/* 2>/dev/null || true
+  fi
+  export PATH="$tdir/bin:$PATH" GOTOOLCHAIN=local
+fi
+go_ok || { echo "controlplane/build.sh: Go >= 1.24 is needed to build the control plane and none could be had" >&2; exit 1; }
 echo "building Kubernetes $version control plane into $cache (first run only, several minutes)..." >&2
 rm -rf "$cache.tmp"
 mkdir -p "$cache.tmp/bin"

@@ -11,7 +11,7 @@ step() { printf '\n== %s\n' "$*" >&2; }
 [ "$(id -u)" = 0 ] || { echo "setup: run as root (it installs packages and starts daemons)" >&2; exit 1; }
 
 packages=(docker.io containerd runc iproute2 iptables iputils-ping busybox-static containernetworking-plugins
-  openssl curl ca-certificates gcc libc6-dev git nodejs npm kmod procps)
+  openssl curl ca-certificates gcc libc6-dev git nodejs npm kmod procps systemd python3)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 # Node and npm may come from elsewhere on the machine (e.g. /usr/local/go); do not fight them.
@@ -20,6 +20,7 @@ command -v npm >/dev/null && missing=("${missing[@]/npm}")
 read -r -a missing <<<"${missing[*]}"
 if [ ${#missing[@]} -gt 0 ]; then
   step "installing Debian packages: ${missing[*]}"
+  export NEEDRESTART_SUSPEND=1 # no service-restart prompts from Debian's needrestart hook
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
@@ -39,6 +40,8 @@ bash scripts/start-runtimes.sh
 step "local images"
 bash images/build.sh
 
-step "Kubernetes control plane for the lab"
-bash controlplane/build.sh >/dev/null
+if [ "${SKIP_CONTROLPLANE:-0}" != 1 ]; then
+  step "Kubernetes control plane for the lab"
+  bash controlplane/build.sh >/dev/null
+fi
 echo "setup: done" >&2

@@ -1,4 +1,16 @@
-import { classifyApiError } from './api-error.ts';
+import { ErrorCode } from '../errors.ts';
+import { classifyApiError, type ApiErrorKind } from './api-error.ts';
+
+/** The stable code logged with an apiserver failure, so alerts can match on it. */
+export function apiErrorCode(err: unknown): ErrorCode {
+  const byKind: Partial<Record<ApiErrorKind, ErrorCode>> = {
+    unreachable: ErrorCode.ApiserverUnreachable,
+    unauthorized: ErrorCode.ApiserverUnauthorized,
+    forbidden: ErrorCode.ApiserverForbidden,
+    conflict: ErrorCode.ApiserverConflict,
+  };
+  return byKind[classifyApiError(err).kind] ?? ErrorCode.ApiserverError;
+}
 
 /**
  * One line an operator can act on, for an apiserver call that failed: what happened and the fix.

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Lab, controlPlaneBinDir } from './lab.ts';
+import { writeVmFiles } from './vm-install.ts';
 import { defaultLabOptions, type LabOptions } from './topology.ts';
 import { describeError } from '../errors.ts';
 
@@ -11,6 +12,8 @@ const usage = `npm run lab -- <command>
   down                                            remove every namespace, link and process of the lab
   status                                          what is up, and the nodes as the apiserver sees them
   agent stop|kill|start <worker>                  stop (SIGTERM), kill (SIGKILL) or start one worker's agent
+  vm-files --out DIR [--nodes N]                  the same cluster for real VMs (Vagrantfile): systemd units,
+                                                  certificates, kubeconfigs and agent configs under DIR
 
   --prefix P    name tag of the lab (default ${defaultLabOptions.prefix}); --subnet A.B.C (default ${defaultLabOptions.subnet})
 `;
@@ -34,6 +37,7 @@ async function main(): Promise<number> {
       network: { type: 'string' },
       prefix: { type: 'string' },
       subnet: { type: 'string' },
+      out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -86,6 +90,15 @@ async function main(): Promise<number> {
         await lab.stopAgent(worker, action === 'kill' ? 'SIGKILL' : 'SIGTERM');
         process.stdout.write(`lab: ${worker} agent ${action === 'kill' ? 'killed' : 'stopped'}\n`);
       }
+      return 0;
+    }
+    case 'vm-files': {
+      if (!values.out) throw new Error('vm-files needs --out DIR (the Vagrantfile uses /vagrant/.cluster)');
+      const out = resolve(values.out);
+      // Certificates and etcd data stay on the control-plane VM; only what workers need goes to --out.
+      const vmLab = new Lab(options);
+      const written = await writeVmFiles(vmLab, await controlPlaneBinDir(), out);
+      process.stdout.write(`${written.join('\n')}\n`);
       return 0;
     }
     default:

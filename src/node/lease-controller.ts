@@ -1,7 +1,7 @@
 import { V1MicroTime, type V1Lease, type V1OwnerReference } from '@kubernetes/client-node';
 import type { Logger } from '../log/logger.ts';
 import { classifyApiError } from '../kube/api-error.ts';
-import { explainApiError } from '../kube/explain.ts';
+import { apiErrorCode, explainApiError } from '../kube/explain.ts';
 import type { NodeApi } from '../kube/node-api.ts';
 import { Backoff } from '../util/backoff.ts';
 import { sleep } from '../util/sleep.ts';
@@ -82,7 +82,7 @@ export class NodeLeaseController {
         const kind = classifyApiError(err).kind;
         const message = explainApiError(err, `renew lease ${nodeLeaseNamespace}/${this.deps.nodeName}`, { server: this.deps.server, nodeName: this.deps.nodeName });
         if (kind === 'conflict') log.debug(message);
-        else if (message !== lastComplaint) log.error(message);
+        else if (message !== lastComplaint) log.error({ code: apiErrorCode(err) }, message);
         lastComplaint = kind === 'conflict' ? lastComplaint : message;
         wait = kind === 'conflict' ? 0 : backoff.next();
       }

@@ -2,7 +2,7 @@ import type { V1Node } from '@kubernetes/client-node';
 import type { AgentConfig } from '../config/types.ts';
 import type { Logger } from '../log/logger.ts';
 import { classifyApiError } from '../kube/api-error.ts';
-import { explainApiError } from '../kube/explain.ts';
+import { apiErrorCode, explainApiError } from '../kube/explain.ts';
 import type { NodeApi } from '../kube/node-api.ts';
 import { Backoff } from '../util/backoff.ts';
 import { sleep } from '../util/sleep.ts';
@@ -37,7 +37,7 @@ export async function registerNode(deps: RegistrationDeps): Promise<V1Node | und
       const message = explainApiError(err, `register node ${config.nodeName}`, { server: deps.server, nodeName: config.nodeName });
       // Say it once per distinct problem, then quietly keep trying: no log flood while away.
       if (message !== lastComplaint) {
-        log.error({ code: classifyApiError(err).kind }, message);
+        log.error({ code: apiErrorCode(err) }, message);
         lastComplaint = message;
       } else {
         log.debug({ attempt: backoff.failures + 1 }, message);

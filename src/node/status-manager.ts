@@ -2,7 +2,7 @@ import type { V1Node } from '@kubernetes/client-node';
 import type { AgentConfig } from '../config/types.ts';
 import type { Logger } from '../log/logger.ts';
 import { classifyApiError } from '../kube/api-error.ts';
-import { explainApiError } from '../kube/explain.ts';
+import { apiErrorCode, explainApiError } from '../kube/explain.ts';
 import type { NodeApi } from '../kube/node-api.ts';
 import type { Runtime } from '../runtime/types.ts';
 import { formatRuntimeVersion } from '../runtime/types.ts';
@@ -116,7 +116,7 @@ export class NodeStatusManager {
       } catch (err) {
         this.stats.failures++;
         const message = explainApiError(err, 'update node status', { server: this.deps.server, nodeName: config.nodeName });
-        if (message !== lastComplaint) log.error(message);
+        if (message !== lastComplaint) log.error({ code: apiErrorCode(err) }, message);
         lastComplaint = message;
         wait = backoff.next();
       }
