@@ -13,6 +13,15 @@ export const ErrorCode = {
   ApiserverConflict: 'ERR_APISERVER_CONFLICT',
   ApiserverError: 'ERR_APISERVER',
   RuntimeUnavailable: 'ERR_RUNTIME_UNAVAILABLE',
+  /** Not found in the runtime (sandbox, container or image). */
+  RuntimeNotFound: 'ERR_RUNTIME_NOT_FOUND',
+  SandboxCreate: 'ERR_SANDBOX_CREATE', // FailedCreatePodSandBox
+  ContainerCreate: 'ERR_CONTAINER_CREATE', // CreateContainerError
+  ContainerStart: 'ERR_CONTAINER_START', // RunContainerError
+  ImagePull: 'ERR_IMAGE_PULL', // ErrImagePull
+  ImageNeverPull: 'ERR_IMAGE_NEVER_PULL', // ErrImageNeverPull
+  VolumeMount: 'ERR_VOLUME_MOUNT', // FailedMount
+  ConfigReference: 'ERR_CONFIG_REFERENCE', // CreateContainerConfigError
   NotImplemented: 'ERR_NOT_IMPLEMENTED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,8 +1,11 @@
 /**
- * The runtime seam: a CRI-shaped interface in the agent's own types. Backends (Docker through
- * dockerode today, containerd's CRI later) live behind it and never leak their client types.
- * It grows method by method as the agent needs them (sandboxes and containers come with pods).
+ * The runtime seam: a CRI-shaped interface in the agent's own types, mirroring
+ * runtime.v1.RuntimeService / ImageService (RunPodSandbox, CreateContainer, ...). Backends
+ * (Docker through dockerode today, containerd's CRI later) live behind it and never leak their
+ * client types. Every object a backend creates carries the labels in `labels.ts`, so the agent
+ * finds and adopts its own work and never touches anything else.
  */
+
 export interface RuntimeVersion {
   /** Runtime name as the Node reports it, e.g. "docker" or "containerd". */
   runtimeName: string;
@@ -18,11 +21,176 @@ export interface RuntimeCondition {
   message: string;
 }
 
+/** Which pod a sandbox or container belongs to (CRI's PodSandboxMetadata). */
+export interface PodRef {
+  name: string;
+  namespace: string;
+  uid: string;
+  /** Sandbox attempt: 0 for the first sandbox of this pod uid, +1 each time it is recreated. */
+  attempt: number;
+}
+
+export interface SandboxConfig {
+  pod: PodRef;
+  hostname: string;
+  /** Host network: the sandbox shares the node's network namespace. */
+  hostNetwork: boolean;
+  /** Share one PID namespace among the pod's containers (shareProcessNamespace). */
+  shareProcessNamespace: boolean;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** Directory holding this pod's container logs (<logs>/<ns>_<name>_<uid>). */
+  logDirectory: string;
+  /** /etc/resolv.conf and /etc/hosts contents the backend mounts into every container, if given. */
+  dnsConfig?: { servers: string[]; searches: string[]; options: string[] };
+}
+
+export type SandboxState = 'ready' | 'notready';
+
+export interface SandboxStatus {
+  id: string;
+  pod: PodRef;
+  state: SandboxState;
+  createdAt: Date;
+  /** Pod IP, once the network is wired (empty for host network and before CNI). */
+  ip: string;
+  /** Network namespace path of the sandbox (e.g. /proc/<pid>/ns/net), for CNI. */
+  netnsPath: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+export interface Mount {
+  hostPath: string;
+  containerPath: string;
+  readOnly: boolean;
+}
+
+export interface Resources {
+  /** CPU shares from the cpu request (kubelet: milliCPU * 1024 / 1000, at least 2). */
+  cpuShares?: number;
+  /** CFS quota/period from the cpu limit. */
+  cpuQuota?: number;
+  cpuPeriod?: number;
+  memoryLimitBytes?: number;
+}
+
+export interface SecurityConfig {
+  runAsUser?: number;
+  runAsGroup?: number;
+  supplementalGroups?: number[];
+  privileged: boolean;
+  capAdd: string[];
+  capDrop: string[];
+  readOnlyRootFilesystem: boolean;
+}
+
+export interface ContainerConfig {
+  /** Container name inside the pod, and its restart attempt (0, 1, ...). */
+  name: string;
+  attempt: number;
+  image: string;
+  /** Overrides of the image's ENTRYPOINT / CMD (Kubernetes command / args); undefined keeps the image's. */
+  command?: string[];
+  args?: string[];
+  workingDir?: string;
+  env: { name: string; value: string }[];
+  mounts: Mount[];
+  resources: Resources;
+  security: SecurityConfig;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** Log file path relative to the sandbox's logDirectory, e.g. "app/0.log". */
+  logPath: string;
+  /** Keep stdin open / allocate a tty (stdin, tty in the spec). */
+  stdin: boolean;
+  tty: boolean;
+}
+
+export type ContainerState = 'created' | 'running' | 'exited' | 'unknown';
+
+export interface ContainerStatus {
+  id: string;
+  /** Sandbox the container belongs to. */
+  sandboxId: string;
+  name: string;
+  attempt: number;
+  state: ContainerState;
+  image: string;
+  /** Resolved image reference, e.g. docker-pullable://... or the image id (sha256:...). */
+  imageRef: string;
+  createdAt: Date;
+  startedAt?: Date;
+  finishedAt?: Date;
+  exitCode?: number;
+  /** Runtime's reason for exit: "OOMKilled", "Error", "Completed". */
+  reason?: string;
+  message?: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** Absolute path of the container's log file, if the runtime keeps one. */
+  logPath?: string;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  /** True when the command was still running at the timeout (it is then killed). */
+  timedOut: boolean;
+}
+
+export interface ImageInfo {
+  id: string;
+  repoTags: string[];
+  repoDigests: string[];
+  sizeBytes: number;
+}
+
+export interface LogOptions {
+  tailLines?: number;
+  /** Only lines after this time. */
+  since?: Date;
+  timestamps?: boolean;
+}
+
+/** Filters for listing: by labels (exact match), and for containers by sandbox. */
+export interface ListFilter {
+  labels?: Record<string, string>;
+  sandboxId?: string;
+}
+
 export interface Runtime {
   /** Fails with ERR_RUNTIME_UNAVAILABLE when the runtime does not answer. */
   version(): Promise<RuntimeVersion>;
   /** Whether the runtime can run containers now; never throws (an unreachable runtime is a condition). */
   status(): Promise<RuntimeCondition[]>;
+
+  runSandbox(config: SandboxConfig): Promise<string>;
+  /** Stops every container of the sandbox and the sandbox itself; idempotent. */
+  stopSandbox(id: string): Promise<void>;
+  /** Removes the sandbox and its containers; idempotent (a missing sandbox is fine). */
+  removeSandbox(id: string): Promise<void>;
+  sandboxStatus(id: string): Promise<SandboxStatus>;
+  listSandboxes(filter?: ListFilter): Promise<SandboxStatus[]>;
+
+  createContainer(sandboxId: string, config: ContainerConfig, sandbox: SandboxConfig): Promise<string>;
+  startContainer(id: string): Promise<void>;
+  /** Signals the container to stop (its image's stop signal, else SIGTERM), SIGKILL after timeoutSeconds. */
+  stopContainer(id: string, timeoutSeconds: number): Promise<void>;
+  removeContainer(id: string): Promise<void>;
+  listContainers(filter?: ListFilter): Promise<ContainerStatus[]>;
+  containerStatus(id: string): Promise<ContainerStatus>;
+  execSync(id: string, command: string[], timeoutSeconds: number): Promise<ExecResult>;
+  /** The container's log as text (both streams, in order). */
+  logs(id: string, options?: LogOptions): Promise<string>;
+
+  pullImage(image: string): Promise<string>;
+  /** Undefined when the image is not present. */
+  imageStatus(image: string): Promise<ImageInfo | undefined>;
+  listImages(): Promise<ImageInfo[]>;
+  removeImage(image: string): Promise<void>;
+
   close(): Promise<void>;
 }
 

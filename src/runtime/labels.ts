@@ -1,0 +1,24 @@
+/**
+ * Labels every sandbox and container carries, the ones kubelet's kuberuntime uses, plus the node
+ * that made it (several agents share one Docker daemon in the lab). The agent lists by these and
+ * never touches an object without `managedBy` and its own node.
+ */
+export const Labels = {
+  podName: 'io.kubernetes.pod.name',
+  podNamespace: 'io.kubernetes.pod.namespace',
+  podUid: 'io.kubernetes.pod.uid',
+  containerName: 'io.kubernetes.container.name',
+  /** "podsandbox" on sandboxes, "container" on containers. */
+  type: 'io.kubernetes.docker.type',
+  sandboxId: 'io.kubernetes.sandbox.id',
+  managedBy: 'node-agent.managed',
+  node: 'node-agent.node',
+} as const;
+
+export const Annotations = {
+  containerAttempt: 'io.kubernetes.container.restartCount',
+  sandboxAttempt: 'io.kubernetes.sandbox.attempt',
+  containerHash: 'io.kubernetes.container.hash',
+  terminationGracePeriod: 'io.kubernetes.pod.terminationGracePeriod',
+  terminationMessagePath: 'io.kubernetes.container.terminationMessagePath',
+} as const;
