@@ -8,6 +8,8 @@ export interface ObjectRef {
   namespace?: string;
   uid?: string;
   apiVersion?: string;
+  /** The part of the object the event is about, e.g. "spec.containers{app}". */
+  fieldPath?: string;
 }
 
 export type EventType = 'Normal' | 'Warning';
@@ -56,7 +58,7 @@ export class ApiEventRecorder implements EventRecorder {
 
   private async post(ref: ObjectRef, type: EventType, reason: string, message: string): Promise<void> {
     const namespace = ref.namespace ?? 'default';
-    const key = [ref.kind, namespace, ref.name, ref.uid, type, reason, message].join('\u0000');
+    const key = [ref.kind, namespace, ref.name, ref.uid, ref.fieldPath, type, reason, message].join('\u0000');
     const now = new Date();
     const previous = this.seen.get(key);
     if (previous && now.getTime() - previous.at < aggregateWindowMs) {
@@ -72,7 +74,7 @@ export class ApiEventRecorder implements EventRecorder {
     const name = `${ref.name}.${(now.getTime() * 1000 + Math.floor(Math.random() * 1000)).toString(16)}`;
     const event: CoreV1Event = {
       metadata: { name, namespace },
-      involvedObject: { kind: ref.kind, name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}), ...(ref.uid ? { uid: ref.uid } : {}), ...(ref.apiVersion ? { apiVersion: ref.apiVersion } : {}) },
+      involvedObject: { kind: ref.kind, name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}), ...(ref.uid ? { uid: ref.uid } : {}), ...(ref.apiVersion ? { apiVersion: ref.apiVersion } : {}), ...(ref.fieldPath ? { fieldPath: ref.fieldPath } : {}) },
       reason,
       message,
       type,

@@ -59,3 +59,25 @@ export async function eventually<T>(what: string, timeoutMs: number, check: () =
 export function condition(node: any, type: string): { status: string; reason: string; message: string } | undefined {
   return node?.status?.conditions?.find((c: { type: string }) => c.type === type);
 }
+
+/** kubectl apply -f - with a manifest given as an object or a list of objects. */
+export async function apply(lab: Lab, ...objects: object[]): Promise<void> {
+  await execa('kubectl', ['--kubeconfig', lab.adminKubeconfig, 'apply', '-f', '-'], { input: objects.map((o) => JSON.stringify(o)).join('\n') });
+}
+
+export async function getPod(lab: Lab, name: string, namespace = 'default'): Promise<any> {
+  return kubectlJson(lab, ['get', 'pod', '-n', namespace, name]);
+}
+
+/** Events of one object, oldest first, as "Reason: message". */
+export async function eventsOf(lab: Lab, name: string, namespace = 'default'): Promise<string[]> {
+  const list = await kubectlJson(lab, ['get', 'events', '-n', namespace, '--field-selector', `involvedObject.name=${name}`]);
+  return list.items
+    .sort((a: any, b: any) => Date.parse(a.firstTimestamp ?? a.eventTime) - Date.parse(b.firstTimestamp ?? b.eventTime))
+    .map((e: any) => `${e.reason}: ${e.message}`);
+}
+
+/** A pod manifest pinned to a node, busybox by default. */
+export function podManifest(name: string, node: string, spec: Record<string, unknown>, metadata: Record<string, unknown> = {}): object {
+  return { apiVersion: 'v1', kind: 'Pod', metadata: { name, ...metadata }, spec: { nodeName: node, terminationGracePeriodSeconds: 5, ...spec } };
+}

@@ -1,0 +1,34 @@
+import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import type { Logger } from '../log/logger.ts';
+import { Reflector } from '../kube/reflector.ts';
+import { isMirrorPod, isStaticPod } from './pod-util.ts';
+import type { PodManager } from './pod-manager.ts';
+
+/**
+ * The apiserver as a pod source: pods bound to this node (fieldSelector spec.nodeName), listed and
+ * watched, relisted on 410 Gone. Mirror pods are the apiserver's copies of this node's static pods,
+ * not pods to run.
+ */
+export function apiPodSource(options: { kc: KubeConfig; nodeName: string; manager: PodManager; log: Logger }): Reflector<V1Pod> {
+  const { kc, nodeName, manager, log } = options;
+  const core = kc.makeApiClient(CoreV1Api);
+  const fieldSelector = `spec.nodeName=${nodeName}`;
+  return new Reflector<V1Pod>({
+    kc,
+    path: '/api/v1/pods',
+    fieldSelector,
+    list: async () => {
+      const list = await core.listPodForAllNamespaces({ fieldSelector });
+      return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
+    },
+    handlers: {
+      onSync: (items) => manager.setPods('api', items.filter((p) => !isMirrorPod(p)), (p) => !isStaticPod(p)),
+      onEvent: (type, pod) => {
+        if (isMirrorPod(pod)) return;
+        if (type === 'DELETED') manager.remove(pod.metadata?.uid ?? '');
+        else manager.upsert(pod);
+      },
+    },
+    log,
+  });
+}

@@ -1,0 +1,220 @@
+import type { V1Pod } from '@kubernetes/client-node';
+import { describeError } from '../errors.ts';
+import type { PodApi } from '../kube/pod-api.ts';
+import type { Logger } from '../log/logger.ts';
+import { Annotations, Labels } from '../runtime/labels.ts';
+import type { Runtime } from '../runtime/types.ts';
+import { sleep } from '../util/sleep.ts';
+import type { PodSyncer } from './pod-worker.ts';
+import { isStaticPod, podKey } from './pod-util.ts';
+import { mirrorUidAnnotation } from './static-source.ts';
+
+type WorkerState = 'syncing' | 'terminating' | 'terminated';
+
+interface Worker {
+  pod: V1Pod;
+  /** The pod left its source (deleted for good, or no longer bound here). */
+  removed: boolean;
+  state: WorkerState;
+  pending: boolean;
+  running: Promise<void> | undefined;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export interface PodManagerOptions {
+  syncer: PodSyncer;
+  runtime: Runtime;
+  api: PodApi | undefined;
+  log: Logger;
+  /** Names of the pod sources ("api", "file"); see setPods. */
+  sources: string[];
+  /** Every pod is synced at least this often (config refreshes, missed events). */
+  resyncMs?: number;
+  /** How often the runtime is relisted to notice containers that died behind the agent's back (PLEG). */
+  relistMs?: number;
+}
+
+/**
+ * The pod workers: one serial worker per pod uid (updates to a pod that is syncing are merged into
+ * one more sync afterwards), with the kubelet's states syncing → terminating → terminated. Fed by
+ * the pod sources, woken by the PLEG relist and by backoff timers, resynced periodically. After the
+ * sources' first full picture, whatever the runtime holds for a pod nobody wants is torn down.
+ */
+export class PodManager {
+  private readonly options: PodManagerOptions;
+  private readonly workers = new Map<string, Worker>();
+  private sourcesReady = false;
+  private readonly readySources = new Set<string>();
+  private lastRelist = new Map<string, string>();
+  readonly stats = { syncs: 0, syncErrors: 0, relists: 0, orphansRemoved: 0, terminated: 0 };
+
+  constructor(options: PodManagerOptions) {
+    this.options = options;
+  }
+
+  /**
+   * A source's full picture: its pods missing from it are removed. Orphan clean-up waits until
+   * every source named in the options has given one, or a restarted agent would tear down the
+   * pods of a source that has not answered yet.
+   */
+  setPods(source: string, pods: V1Pod[], isFromSource: (pod: V1Pod) => boolean = () => true): void {
+    const seen = new Set<string>();
+    for (const pod of pods) {
+      seen.add(pod.metadata?.uid ?? '');
+      this.upsert(pod);
+    }
+    for (const [uid, worker] of this.workers) if (!seen.has(uid) && isFromSource(worker.pod)) this.remove(uid);
+    this.readySources.add(source);
+    this.sourcesReady = this.options.sources.every((s) => this.readySources.has(s));
+  }
+
+  upsert(pod: V1Pod): void {
+    const uid = pod.metadata?.uid ?? '';
+    if (!uid) return;
+    const worker = this.workers.get(uid);
+    if (worker) {
+      worker.pod = pod;
+    } else {
+      this.workers.set(uid, { pod, removed: false, state: 'syncing', pending: false, running: undefined, timer: undefined });
+    }
+    this.enqueue(uid);
+  }
+
+  remove(uid: string): void {
+    const worker = this.workers.get(uid);
+    if (!worker) return;
+    worker.removed = true;
+    this.enqueue(uid);
+  }
+
+  pods(): V1Pod[] {
+    return [...this.workers.values()].filter((w) => w.state === 'syncing').map((w) => w.pod);
+  }
+
+  workerState(uid: string): WorkerState | undefined {
+    return this.workers.get(uid)?.state;
+  }
+
+  /** Runs the relist and resync loops until aborted; waits for running syncs at the end. */
+  async run(signal: AbortSignal): Promise<void> {
+    const relist = async (): Promise<void> => {
+      while (!signal.aborted) {
+        await this.relist().catch((err: unknown) => this.options.log.warn({ err: describeError(err) }, 'runtime relist failed'));
+        await sleep(this.options.relistMs ?? 1000, signal);
+      }
+    };
+    const resync = async (): Promise<void> => {
+      while (!signal.aborted) {
+        await sleep(this.options.resyncMs ?? 10_000, signal);
+        for (const uid of this.workers.keys()) this.enqueue(uid);
+      }
+    };
+    await Promise.all([relist(), resync()]);
+    for (const w of this.workers.values()) if (w.timer) clearTimeout(w.timer);
+    await this.idle();
+  }
+
+  /** Waits until no worker is busy (tests, shutdown). */
+  async idle(): Promise<void> {
+    for (;;) {
+      const busy = [...this.workers.values()].flatMap((w) => (w.running ? [w.running] : []));
+      if (busy.length === 0) return;
+      await Promise.all(busy);
+    }
+  }
+
+  private enqueue(uid: string): void {
+    const worker = this.workers.get(uid);
+    if (!worker) return;
+    worker.pending = true;
+    if (worker.running) return;
+    worker.running = this.work(uid, worker).finally(() => {
+      worker.running = undefined;
+    });
+  }
+
+  private async work(uid: string, worker: Worker): Promise<void> {
+    while (worker.pending) {
+      worker.pending = false;
+      if (worker.timer) {
+        clearTimeout(worker.timer);
+        worker.timer = undefined;
+      }
+      const pod = worker.pod;
+      const log = this.options.log.child({ pod: podKey(pod), uid });
+      try {
+        if (worker.removed || pod.metadata?.deletionTimestamp) {
+          if (worker.state === 'terminated') {
+            if (worker.removed) this.workers.delete(uid);
+            continue;
+          }
+          worker.state = 'terminating';
+          await this.options.syncer.terminate(pod, { remove: true, reason: worker.removed ? 'pod removed' : 'pod deleted' });
+          worker.state = 'terminated';
+          this.stats.terminated++;
+          // Everything is gone: the apiserver may now forget the pod (grace 0, this uid only).
+          if (pod.metadata?.deletionTimestamp && !isStaticPod(pod) && this.options.api) {
+            await this.options.api.deletePodNow(pod.metadata.namespace ?? 'default', pod.metadata.name ?? '', uid);
+          }
+          log.info('pod terminated');
+          if (worker.removed) this.workers.delete(uid);
+          continue;
+        }
+        this.stats.syncs++;
+        const wakeIn = await this.options.syncer.sync(pod, statusTargetOf(pod));
+        if (wakeIn !== undefined) worker.timer = setTimeout(() => this.enqueue(uid), wakeIn);
+      } catch (err) {
+        this.stats.syncErrors++;
+        log.error({ err: describeError(err) }, 'pod sync failed; retrying');
+        worker.timer = setTimeout(() => this.enqueue(uid), 2000);
+      }
+    }
+  }
+
+  /**
+   * The PLEG: list what the runtime holds, wake the worker of every pod whose containers changed,
+   * and tear down what belongs to no pod (once the sources have said which pods exist).
+   */
+  async relist(): Promise<void> {
+    this.stats.relists++;
+    const [sandboxes, containers] = await Promise.all([this.options.runtime.listSandboxes(), this.options.runtime.listContainers()]);
+    const fingerprints = new Map<string, string[]>();
+    const add = (uid: string | undefined, part: string): void => {
+      if (!uid) return;
+      fingerprints.set(uid, [...(fingerprints.get(uid) ?? []), part]);
+    };
+    for (const s of sandboxes) add(s.labels[Labels.podUid] ?? s.pod.uid, `s:${s.id}:${s.state}`);
+    for (const c of containers) add(c.labels[Labels.podUid], `c:${c.id}:${c.state}`);
+    const current = new Map([...fingerprints].map(([uid, parts]) => [uid, parts.sort().join(',')]));
+    for (const [uid, print] of current) {
+      if (this.lastRelist.get(uid) !== print && this.workers.has(uid)) this.enqueue(uid);
+    }
+    for (const uid of this.lastRelist.keys()) if (!current.has(uid) && this.workers.has(uid)) this.enqueue(uid);
+    this.lastRelist = current;
+
+    if (!this.sourcesReady) return;
+    for (const uid of current.keys()) {
+      if (this.workers.has(uid)) continue;
+      const sample = sandboxes.find((s) => (s.labels[Labels.podUid] ?? s.pod.uid) === uid) ?? undefined;
+      const container = containers.find((c) => c.labels[Labels.podUid] === uid);
+      const labels = sample?.labels ?? container?.labels ?? {};
+      const grace = Number(container?.annotations[Annotations.terminationGracePeriod] ?? 30);
+      const orphan: V1Pod = {
+        metadata: { uid, name: labels[Labels.podName] ?? uid, namespace: labels[Labels.podNamespace] ?? 'default' },
+        spec: { containers: [], terminationGracePeriodSeconds: Number.isFinite(grace) ? grace : 30 },
+      };
+      this.options.log.info({ pod: podKey(orphan), uid }, 'removing the containers of a pod that no longer exists');
+      this.stats.orphansRemoved++;
+      this.workers.set(uid, { pod: orphan, removed: true, state: 'syncing', pending: false, running: undefined, timer: undefined });
+      this.enqueue(uid);
+    }
+  }
+}
+
+/** A static pod's status goes to its mirror pod: same name and namespace, the mirror's uid. */
+function statusTargetOf(pod: V1Pod): { namespace: string; name: string; uid: string } | undefined {
+  const mirrorUid = pod.metadata?.annotations?.[mirrorUidAnnotation];
+  if (!isStaticPod(pod)) return undefined;
+  if (!mirrorUid) return undefined;
+  return { namespace: pod.metadata?.namespace ?? 'default', name: pod.metadata?.name ?? '', uid: mirrorUid };
+}

@@ -1,0 +1,334 @@
+import type { V1Container, V1Pod } from '@kubernetes/client-node';
+import { join } from 'node:path';
+import { describeError } from '../errors.ts';
+import type { EventRecorder, ObjectRef } from '../kube/event-recorder.ts';
+import type { PodApi } from '../kube/pod-api.ts';
+import type { Logger } from '../log/logger.ts';
+import type { Runtime, SandboxConfig } from '../runtime/types.ts';
+import { buildContainerConfig, containerMounts, podLabels } from './container-config.ts';
+import { CrashBackoff } from './crash-backoff.ts';
+import { envReferences, resolveEnv } from './env.ts';
+import { runHandler } from './lifecycle-handler.ts';
+import { computePodActions, type ContainerToStart } from './pod-actions.ts';
+import { generatePodStatus } from './pod-status.ts';
+import type { PodStatusSync } from './pod-status-sync.ts';
+import { gracePeriodSeconds, imagePullPolicy, podKey, podUid } from './pod-util.ts';
+import { latestSandbox, type ObservedPod } from './observed.ts';
+import { Labels } from '../runtime/labels.ts';
+
+/** Where each volume of a pod lives on the host, set up before its containers start. */
+export interface PodVolumes {
+  setUp(pod: V1Pod): Promise<Map<string, { hostPath: string; readOnly: boolean }>>;
+  tearDown(podUid: string): Promise<void>;
+}
+
+export interface PodSyncDeps {
+  runtime: Runtime;
+  runtimeName: string;
+  volumes: PodVolumes;
+  api: PodApi | undefined;
+  events: EventRecorder;
+  statusSync: PodStatusSync;
+  nodeName: string;
+  nodeIP: string;
+  logsDir: string;
+  nodeAllocatable: () => { cpu: string; memory: string };
+  log: Logger;
+  now?: () => number;
+}
+
+/** Why a container waits, shown in its status until the next sync says otherwise. */
+type Waiting = Map<string, { reason: string; message: string }>;
+
+/**
+ * Carries out, for one pod, what computePodActions decides, and terminates pods (preStop, stop
+ * with grace, sandbox and volumes torn down). Shared by all pod workers; per-pod state is keyed
+ * by uid. Every failure becomes a container's waiting reason plus an Event, never an exception
+ * out of here: one pod's bad spec must not disturb any other.
+ */
+export class PodSyncer {
+  private readonly deps: PodSyncDeps;
+  readonly crashBackoff = new CrashBackoff();
+  readonly pullBackoff = new CrashBackoff();
+  private readonly waiting = new Map<string, Waiting>();
+  private readonly now: () => number;
+
+  constructor(deps: PodSyncDeps) {
+    this.deps = deps;
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** Everything the runtime holds for a pod uid. */
+  async observe(uid: string): Promise<ObservedPod> {
+    const labels = { [Labels.podUid]: uid };
+    const [sandboxes, containers] = await Promise.all([this.deps.runtime.listSandboxes({ labels }), this.deps.runtime.listContainers({ labels })]);
+    return { sandboxes, containers };
+  }
+
+  /** One sync of a running pod. Returns the ms after which it wants to run again (a backoff ends), if any. */
+  async sync(pod: V1Pod, statusTarget?: { namespace: string; name: string; uid: string }): Promise<number | undefined> {
+    const uid = podUid(pod);
+    const log = this.deps.log.child({ pod: podKey(pod), uid });
+    const waiting: Waiting = new Map();
+    let podFailure: { reason: string; message: string } | undefined;
+    let wakeIn: number | undefined;
+    const wake = (ms: number): void => {
+      wakeIn = wakeIn === undefined ? ms : Math.min(wakeIn, ms);
+    };
+    let observed = await this.observe(uid);
+    const actions = computePodActions(pod, observed, { now: this.now(), backoff: this.crashBackoff });
+
+    if (actions.killPod) await this.killPod(pod, observed, actions.podDone ? 'pod is done' : 'sandbox changed', log);
+    if (!actions.podDone) {
+      let volumes: Map<string, { hostPath: string; readOnly: boolean }> | undefined;
+      try {
+        volumes = await this.deps.volumes.setUp(pod);
+      } catch (err) {
+        const message = describeError(err);
+        podFailure = { reason: 'ContainerCreating', message };
+        this.event(pod, 'Warning', 'FailedMount', message);
+        log.warn({ err: message }, 'volume set-up failed');
+        wake(10_000);
+      }
+      let sandboxId = actions.sandboxId;
+      const sandboxConfig = this.sandboxConfig(pod, actions.createSandbox ? actions.sandboxAttempt : latestSandbox(observed)?.pod.attempt ?? 0);
+      if (volumes && actions.createSandbox) {
+        if (actions.sandboxAttempt > 0) this.event(pod, 'Normal', 'SandboxChanged', 'Pod sandbox changed, it will be killed and re-created.');
+        try {
+          sandboxId = await this.deps.runtime.runSandbox(sandboxConfig);
+          log.info({ sandbox: sandboxId.slice(0, 12), attempt: actions.sandboxAttempt }, 'sandbox started');
+        } catch (err) {
+          const message = `Failed to create pod sandbox: ${describeError(err)}`;
+          podFailure = { reason: 'ContainerCreating', message };
+          this.event(pod, 'Warning', 'FailedCreatePodSandBox', message);
+          sandboxId = undefined;
+          wake(10_000);
+        }
+      }
+      if (volumes && sandboxId) {
+        for (const kill of actions.containersToKill) {
+          const spec = specOf(pod, kill.name);
+          this.event(pod, 'Normal', 'Killing', kill.reason, kill.name);
+          await this.stopContainer(pod, spec, kill.id, gracePeriodSeconds(pod), sandboxConfig, log);
+        }
+        for (const start of actions.containersToStart) {
+          const ok = await this.startContainer(pod, start, sandboxId, sandboxConfig, volumes, waiting, log, wake);
+          // Init containers run one at a time: the next waits for this one to finish.
+          if (!ok || start.init) break;
+        }
+      }
+      for (const b of actions.backingOff) {
+        waiting.set(b.name, { reason: 'CrashLoopBackOff', message: `${b.message} pod=${pod.metadata?.name ?? ''}_${pod.metadata?.namespace ?? ''}(${uid})` });
+        this.event(pod, 'Warning', 'BackOff', `Back-off restarting failed container ${b.name} in pod ${pod.metadata?.name ?? ''}_${pod.metadata?.namespace ?? ''}(${uid})`, b.name);
+        wake(b.remainingMs + 50);
+      }
+    }
+    for (const id of actions.containersToRemove) await this.deps.runtime.removeContainer(id).catch(() => undefined);
+    this.waiting.set(uid, waiting);
+
+    observed = await this.observe(uid);
+    const sandbox = latestSandbox(observed);
+    const status = generatePodStatus(pod, observed, {
+      now: new Date(this.now()),
+      hostIP: this.deps.nodeIP,
+      podIP: sandbox?.state === 'ready' ? sandbox.ip : undefined,
+      runtimeName: this.deps.runtimeName,
+      waiting,
+      previous: pod.status,
+      ...(podFailure ? { podFailure } : {}),
+    });
+    this.deps.statusSync.set(pod, status, statusTarget);
+    return wakeIn;
+  }
+
+  /**
+   * Stops the pod: preStop hooks, then each container with what is left of the grace period,
+   * then the sandbox; with `remove`, also the sandbox, containers and volumes.
+   */
+  async terminate(pod: V1Pod, options: { remove: boolean; reason: string }): Promise<void> {
+    const uid = podUid(pod);
+    const log = this.deps.log.child({ pod: podKey(pod), uid });
+    const observed = await this.observe(uid);
+    await this.killPod(pod, observed, options.reason, log);
+    if (options.remove) {
+      for (const s of observed.sandboxes) await this.deps.runtime.removeSandbox(s.id);
+      for (const c of observed.containers) await this.deps.runtime.removeContainer(c.id).catch(() => undefined);
+      await this.deps.volumes.tearDown(uid);
+      this.crashBackoff.forgetPod(uid);
+      this.waiting.delete(uid);
+    }
+  }
+
+  private async killPod(pod: V1Pod, observed: ObservedPod, reason: string, log: Logger): Promise<void> {
+    const grace = gracePeriodSeconds(pod);
+    const running = observed.containers.filter((c) => c.state === 'running');
+    const sandbox = latestSandbox(observed);
+    const sandboxConfig = this.sandboxConfig(pod, sandbox?.pod.attempt ?? 0);
+    await Promise.all(
+      running.map(async (c) => {
+        this.event(pod, 'Normal', 'Killing', `Stopping container ${c.name}`, c.name);
+        await this.stopContainer(pod, specOf(pod, c.name), c.id, grace, sandboxConfig, log, sandbox?.netnsPath ?? '', sandbox?.ip ?? '');
+      }),
+    );
+    for (const s of observed.sandboxes) if (s.state === 'ready') await this.deps.runtime.stopSandbox(s.id);
+    log.info({ reason, containers: running.length }, 'pod stopped');
+  }
+
+  /** preStop (within the grace period), then stop with what remains of it. */
+  private async stopContainer(pod: V1Pod, spec: V1Container | undefined, id: string, grace: number, _sandbox: SandboxConfig, log: Logger, netnsPath = '', podIP = ''): Promise<void> {
+    const started = this.now();
+    const preStop = spec?.lifecycle?.preStop;
+    if (preStop && spec) {
+      const result = await runHandler({ handler: preStop, pod, container: spec, containerId: id, runtime: this.deps.runtime, podIP, netnsPath, timeoutSeconds: Math.max(1, grace) });
+      if (!result.ok) this.event(pod, 'Warning', 'FailedPreStopHook', `PreStopHook failed: ${result.message}`, spec.name);
+    }
+    const left = Math.max(0, Math.round(grace - (this.now() - started) / 1000));
+    const before = this.now();
+    try {
+      await this.deps.runtime.stopContainer(id, left);
+    } catch (err) {
+      log.warn({ container: spec?.name, err: describeError(err) }, 'stopping a container failed');
+    }
+    if (grace > 0 && (this.now() - before) / 1000 >= left + 0.5 && left > 0) {
+      this.event(pod, 'Warning', 'ExceededGracePeriod', `Container runtime did not kill the pod within specified grace period.`, spec?.name);
+    }
+  }
+
+  private async startContainer(
+    pod: V1Pod,
+    start: ContainerToStart,
+    sandboxId: string,
+    sandbox: SandboxConfig,
+    volumes: Map<string, { hostPath: string; readOnly: boolean }>,
+    waiting: Waiting,
+    log: Logger,
+    wake: (ms: number) => void,
+  ): Promise<boolean> {
+    const spec = specOf(pod, start.name);
+    if (!spec) return false;
+    const image = spec.image ?? '';
+    const fail = (reason: string, message: string, event?: { reason: string; message: string }): false => {
+      waiting.set(spec.name, { reason, message });
+      if (event) this.event(pod, 'Warning', event.reason, event.message, spec.name);
+      log.warn({ container: spec.name, reason }, message);
+      return false;
+    };
+
+    // Image, by pull policy.
+    const policy = imagePullPolicy(spec);
+    const present = await this.deps.runtime.imageStatus(image).catch(() => undefined);
+    if (policy === 'Never' && !present) {
+      return fail('ErrImageNeverPull', `Container image "${image}" is not present with pull policy of Never`, { reason: 'ErrImageNeverPull', message: `Container image "${image}" is not present with pull policy of Never` });
+    }
+    if (policy === 'Always' || !present) {
+      const key = CrashBackoff.key(podUid(pod), `image:${spec.name}`);
+      const lastFailure = this.pullFailures.get(key);
+      if (lastFailure !== undefined) {
+        const state = this.pullBackoff.inBackoff(key, lastFailure, this.now());
+        if (state.waiting) {
+          wake(state.remainingMs + 50);
+          this.event(pod, 'Normal', 'BackOff', `Back-off pulling image "${image}"`, spec.name);
+          return fail('ImagePullBackOff', `Back-off pulling image "${image}"`);
+        }
+      }
+      this.event(pod, 'Normal', 'Pulling', `Pulling image "${image}"`, spec.name);
+      const t0 = this.now();
+      try {
+        await this.deps.runtime.pullImage(image);
+        this.pullFailures.delete(key);
+        this.event(pod, 'Normal', 'Pulled', `Successfully pulled image "${image}" in ${((this.now() - t0) / 1000).toFixed(3)}s`, spec.name);
+      } catch (err) {
+        const at = this.now();
+        this.pullFailures.set(key, at);
+        const delay = this.pullBackoff.next(key, at);
+        wake(delay + 50);
+        const message = `Failed to pull image "${image}": ${describeError(err)}`;
+        return fail('ErrImagePull', message, { reason: 'Failed', message });
+      }
+    } else if (start.attempt === 0) {
+      this.event(pod, 'Normal', 'Pulled', `Container image "${image}" already present on machine`, spec.name);
+    }
+
+    // Environment and mounts.
+    const refs = envReferences(spec);
+    const namespace = pod.metadata?.namespace ?? 'default';
+    const api = this.deps.api;
+    const configMaps = new Map(await Promise.all([...refs.configMaps].map(async (n) => [n, api ? await api.getConfigMap(namespace, n) : undefined] as const)));
+    const secrets = new Map(await Promise.all([...refs.secrets].map(async (n) => [n, api ? await api.getSecret(namespace, n) : undefined] as const)));
+    const env = resolveEnv(pod, spec, { configMaps, secrets, nodeName: this.deps.nodeName, hostIP: this.deps.nodeIP, podIP: '', nodeAllocatable: this.deps.nodeAllocatable() });
+    if (!env.ok) {
+      wake(10_000);
+      return fail('CreateContainerConfigError', env.message, { reason: 'Failed', message: `Error: ${env.message}` });
+    }
+    const mounts = containerMounts(spec, volumes);
+    if (!mounts.ok) return fail('CreateContainerConfigError', mounts.message, { reason: 'Failed', message: `Error: ${mounts.message}` });
+
+    const config = buildContainerConfig(pod, spec, start.attempt, env.env, mounts.mounts, sandbox);
+    let id: string;
+    try {
+      id = await this.deps.runtime.createContainer(sandboxId, config, sandbox);
+    } catch (err) {
+      wake(10_000);
+      const message = describeError(err);
+      return fail('CreateContainerError', message, { reason: 'Failed', message: `Error: ${message}` });
+    }
+    this.event(pod, 'Normal', 'Created', `Created container ${spec.name}`, spec.name);
+    if (start.restartAfterFinishAt !== undefined) this.crashBackoff.next(CrashBackoff.key(podUid(pod), spec.name), start.restartAfterFinishAt);
+    try {
+      await this.deps.runtime.startContainer(id);
+    } catch (err) {
+      const message = describeError(err);
+      return fail('RunContainerError', message, { reason: 'Failed', message: `Error: ${message}` });
+    }
+    this.event(pod, 'Normal', 'Started', `Started container ${spec.name}`, spec.name);
+    log.info({ container: spec.name, attempt: start.attempt, id: id.slice(0, 12) }, 'container started');
+
+    const postStart = spec.lifecycle?.postStart;
+    if (postStart) {
+      const sb = await this.deps.runtime.sandboxStatus(sandboxId).catch(() => undefined);
+      const result = await runHandler({ handler: postStart, pod, container: spec, containerId: id, runtime: this.deps.runtime, podIP: sb?.ip ?? '', netnsPath: sb?.netnsPath ?? '', timeoutSeconds: 30 });
+      if (!result.ok) {
+        this.event(pod, 'Warning', 'FailedPostStartHook', `PostStartHook failed: ${result.message}`, spec.name);
+        this.event(pod, 'Normal', 'Killing', `FailedPostStartHook`, spec.name);
+        await this.deps.runtime.stopContainer(id, gracePeriodSeconds(pod)).catch(() => undefined);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private readonly pullFailures = new Map<string, number>();
+
+  sandboxConfig(pod: V1Pod, attempt: number): SandboxConfig {
+    const ref = { name: pod.metadata?.name ?? '', namespace: pod.metadata?.namespace ?? 'default', uid: podUid(pod), attempt };
+    return {
+      pod: ref,
+      hostname: (pod.spec?.hostname ?? ref.name).slice(0, 63),
+      hostNetwork: pod.spec?.hostNetwork ?? false,
+      shareProcessNamespace: pod.spec?.shareProcessNamespace ?? false,
+      labels: { ...(pod.metadata?.labels ?? {}), ...podLabels(ref) },
+      annotations: { ...(pod.metadata?.annotations ?? {}) },
+      logDirectory: join(this.deps.logsDir, `${ref.namespace}_${ref.name}_${ref.uid}`),
+    };
+  }
+
+  private event(pod: V1Pod, type: 'Normal' | 'Warning', reason: string, message: string, container?: string): void {
+    const ref: ObjectRef = {
+      kind: 'Pod',
+      apiVersion: 'v1',
+      name: pod.metadata?.name ?? '',
+      namespace: pod.metadata?.namespace ?? 'default',
+      uid: podUid(pod),
+      ...(container ? { fieldPath: fieldPathOf(pod, container) } : {}),
+    };
+    this.deps.events.record(ref, type, reason, message);
+  }
+}
+
+function specOf(pod: V1Pod, name: string): V1Container | undefined {
+  return pod.spec?.containers.find((c) => c.name === name) ?? pod.spec?.initContainers?.find((c) => c.name === name);
+}
+
+function fieldPathOf(pod: V1Pod, name: string): string {
+  return pod.spec?.initContainers?.some((c) => c.name === name) ? `spec.initContainers{${name}}` : `spec.containers{${name}}`;
+}

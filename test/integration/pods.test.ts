@@ -1,0 +1,132 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import type { Lab } from '../../src/lab/lab.ts';
+import { apply, createTestLab, eventsOf, eventually, getPod, kubectl, kubectlJson, podManifest, condition } from '../helpers/test-lab.ts';
+
+// Pods run for real: the lab's control plane schedules them, the agents run them on Docker and
+// report their status; everything is read back with kubectl, as a user would.
+const busybox = 'localhost/busybox:1';
+
+describe('pods on Docker', () => {
+  let lab: Lab;
+
+  beforeAll(async () => {
+    const created = await createTestLab({ workers: 2 });
+    lab = created.lab;
+    await lab.up(created.binDir);
+    await eventually('both nodes Ready', 60_000, async () => {
+      const list = await kubectlJson(lab, ['get', 'nodes']);
+      return list.items.filter((n: any) => condition(n, 'Ready')?.status === 'True').length === 2;
+    });
+    await eventually('the default service account', 30_000, async () => (await kubectl(lab, ['get', 'serviceaccount', 'default'], { reject: false })).exitCode === 0);
+  });
+
+  afterAll(async () => {
+    await lab?.down();
+  });
+
+  it('a two-container pod shares localhost and reports every status field', async () => {
+    await apply(lab, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'web', labels: { app: 'web' } },
+      spec: {
+        terminationGracePeriodSeconds: 5,
+        containers: [
+          { name: 'server', image: busybox, command: ['sh', '-c', 'mkdir -p /www && echo hello-from-server > /www/index.html && exec httpd -f -p 127.0.0.1:8080 -h /www'], resources: { requests: { cpu: '100m', memory: '32Mi' }, limits: { cpu: '200m', memory: '64Mi' } } },
+          { name: 'client', image: busybox, command: ['sh', '-c', 'while true; do wget -qO- http://127.0.0.1:8080/ > /tmp/got 2>&1; sleep 1; done'] },
+        ],
+      },
+    });
+    const pod = await eventually('web Running and Ready', 60_000, async () => {
+      const p = await getPod(lab, 'web');
+      return p.status.phase === 'Running' && condition(p, 'Ready')?.status === 'True' ? p : undefined;
+    });
+    const worker = lab.worker(pod.spec.nodeName);
+    expect(pod.status).toMatchObject({ hostIP: worker.ip, hostIPs: [{ ip: worker.ip }], qosClass: 'Burstable' });
+    expect(Date.parse(pod.status.startTime)).toBeGreaterThan(0);
+    expect(pod.status.conditions.map((c: any) => `${c.type}=${c.status}`).sort()).toEqual(
+      ['ContainersReady=True', 'Initialized=True', 'PodReadyToStartContainers=True', 'PodScheduled=True', 'Ready=True'],
+    );
+    for (const c of pod.status.containerStatuses) {
+      expect(c).toMatchObject({ ready: true, started: true, restartCount: 0, image: busybox, lastState: {} });
+      expect(c.containerID).toMatch(/^docker:\/\/[0-9a-f]{64}$/);
+      expect(c.imageID).toMatch(/^docker(-pullable)?:\/\/.+/);
+      expect(Date.parse(c.state.running.startedAt)).toBeGreaterThan(0);
+    }
+    // The client reached the server over the pod's shared localhost.
+    const client = pod.status.containerStatuses.find((c: any) => c.name === 'client').containerID.replace('docker://', '');
+    const got = await eventually('the client to fetch the page', 20_000, async () => {
+      const r = await execa('docker', ['exec', client, 'cat', '/tmp/got'], { reject: false });
+      return r.stdout.includes('hello-from-server') ? r.stdout : undefined;
+    });
+    expect(got.trim()).toBe('hello-from-server');
+    const events = await eventsOf(lab, 'web');
+    for (const reason of ['Scheduled', 'Pulled', 'Created', 'Started']) expect(events.some((e) => e.startsWith(`${reason}:`)), events.join('\n')).toBe(true);
+  }, 90_000);
+
+  it('restart policies give the right phase, exit codes and restart counts', async () => {
+    const node = 'worker-1';
+    const exit = (code: number) => [{ name: 'c', image: busybox, command: ['sh', '-c', `sleep 1; exit ${code}`] }];
+    await apply(
+      lab,
+      podManifest('never-ok', node, { restartPolicy: 'Never', containers: exit(0) }),
+      podManifest('never-fail', node, { restartPolicy: 'Never', containers: exit(3) }),
+      podManifest('onfailure-fail', node, { restartPolicy: 'OnFailure', containers: exit(4) }),
+      podManifest('onfailure-ok', node, { restartPolicy: 'OnFailure', containers: exit(0) }),
+      podManifest('always-ok', node, { restartPolicy: 'Always', containers: exit(0) }),
+    );
+    const neverOk = await eventually('never-ok Succeeded', 40_000, async () => ((await getPod(lab, 'never-ok')).status.phase === 'Succeeded' ? getPod(lab, 'never-ok') : undefined));
+    expect(neverOk.status.containerStatuses[0]).toMatchObject({ restartCount: 0, ready: false, state: { terminated: { exitCode: 0, reason: 'Completed' } } });
+    const neverFail = await eventually('never-fail Failed', 40_000, async () => ((await getPod(lab, 'never-fail')).status.phase === 'Failed' ? getPod(lab, 'never-fail') : undefined));
+    expect(neverFail.status.containerStatuses[0]).toMatchObject({ restartCount: 0, state: { terminated: { exitCode: 3, reason: 'Error' } } });
+    const onFailureOk = await eventually('onfailure-ok Succeeded', 40_000, async () => ((await getPod(lab, 'onfailure-ok')).status.phase === 'Succeeded' ? getPod(lab, 'onfailure-ok') : undefined));
+    expect(onFailureOk.status.containerStatuses[0].restartCount).toBe(0);
+    const onFailure = await eventually('onfailure-fail restarted', 60_000, async () => {
+      const p = await getPod(lab, 'onfailure-fail');
+      return p.status.containerStatuses?.[0]?.restartCount >= 1 ? p : undefined;
+    });
+    expect(onFailure.status.phase).toBe('Running');
+    expect(onFailure.status.containerStatuses[0].lastState.terminated).toMatchObject({ exitCode: 4, reason: 'Error' });
+    const always = await eventually('always-ok restarted after a clean exit', 60_000, async () => {
+      const p = await getPod(lab, 'always-ok');
+      return p.status.containerStatuses?.[0]?.restartCount >= 1 ? p : undefined;
+    });
+    expect(always.status.phase).toBe('Running');
+    expect(always.status.containerStatuses[0].lastState.terminated).toMatchObject({ exitCode: 0, reason: 'Completed' });
+    await kubectl(lab, ['delete', 'pod', 'never-ok', 'never-fail', 'onfailure-fail', 'onfailure-ok', 'always-ok', '--wait=false']);
+  }, 120_000);
+
+  it('CrashLoopBackOff waits 10 s, 20 s, 40 s between restarts, with BackOff events', async () => {
+    await apply(lab, podManifest('crasher', 'worker-2', { containers: [{ name: 'c', image: busybox, command: ['sh', '-c', 'exit 1'] }] }));
+    // Watch the restarts through the container statuses: each restart's start minus the previous finish.
+    const starts: number[] = [];
+    const finishes: number[] = [];
+    const record = (state: any): void => {
+      const run = state?.terminated ?? state?.running;
+      if (run?.startedAt && !starts.includes(Date.parse(run.startedAt))) starts.push(Date.parse(run.startedAt));
+      if (state?.terminated?.finishedAt && !finishes.includes(Date.parse(state.terminated.finishedAt))) finishes.push(Date.parse(state.terminated.finishedAt));
+    };
+    await eventually('the fifth start (restart 4)', 120_000, async () => {
+      const c = (await getPod(lab, 'crasher')).status.containerStatuses?.[0];
+      record(c?.lastState);
+      record(c?.state);
+      return starts.length >= 5;
+    }, 200);
+    starts.sort();
+    finishes.sort();
+    const gaps = starts.slice(1, 5).map((s, i) => (s - finishes[i]!) / 1000);
+    // kubelet restarts after the first failure at once, then backs off 10 s, 20 s, 40 s. Pod status
+    // times have whole seconds, so each gap is known to ±1 s; the agent's own reaction adds a little.
+    expect(gaps[0]).toBeLessThan(2);
+    expect(Math.abs(gaps[1]! - 10), `gaps ${gaps.join(', ')}`).toBeLessThanOrEqual(1.5);
+    expect(Math.abs(gaps[2]! - 20), `gaps ${gaps.join(', ')}`).toBeLessThanOrEqual(1.5);
+    expect(Math.abs(gaps[3]! - 40), `gaps ${gaps.join(', ')}`).toBeLessThanOrEqual(1.5);
+    const pod = await getPod(lab, 'crasher');
+    const waiting = pod.status.containerStatuses[0].state.waiting;
+    if (waiting) expect(waiting.reason).toBe('CrashLoopBackOff');
+    const events = await eventsOf(lab, 'crasher');
+    expect(events.some((e) => e.startsWith('BackOff: Back-off restarting failed container c'))).toBe(true);
+    await kubectl(lab, ['delete', 'pod', 'crasher', '--wait=false']);
+  }, 180_000);
+});
