@@ -4,12 +4,14 @@ import { startHealthz } from './healthz.ts';
 import type { Logger } from './log/logger.ts';
 import { loadKubeconfig, serverOf } from './kube/kubeconfig.ts';
 import { ClientNodeApi } from './kube/node-api.ts';
-import { ApiEventRecorder } from './kube/event-recorder.ts';
+import { ClientPodApi } from './kube/pod-api.ts';
+import { ApiEventRecorder, nullRecorder } from './kube/event-recorder.ts';
 import { Reflector } from './kube/reflector.ts';
 import { NodeLeaseController } from './node/lease-controller.ts';
 import { readMachineInfo, readMachineUsage } from './node/machine-info.ts';
 import { registerNode } from './node/registration.ts';
 import { NodeStatusManager } from './node/status-manager.ts';
+import { createPodStack } from './pods/pod-stack.ts';
 import { createRuntime } from './runtime/create-runtime.ts';
 import { formatRuntimeVersion } from './runtime/types.ts';
 import { describeError } from './errors.ts';
@@ -18,12 +20,15 @@ import { agentVersion } from './version.ts';
 /**
  * The agent's main loop: wires the parts together and runs them until `signal` aborts. Throws
  * only for what a restart cannot fix (a broken kubeconfig); everything else is retried inside.
+ * Pods keep running when the agent stops, as with the kubelet: a restarted agent adopts them.
  */
 export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSignal): Promise<void> {
-  const runtime = createRuntime(config.runtime);
+  const runtime = createRuntime(config.runtime, config.nodeName);
   const machine = await readMachineInfo();
+  let runtimeName = config.runtime.type;
   try {
     const version = await runtime.version();
+    runtimeName = version.runtimeName as typeof runtimeName;
     log.info({ runtime: formatRuntimeVersion(version) }, 'container runtime answers');
   } catch (err) {
     log.error(describeError(err));
@@ -33,8 +38,10 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
   const healthz = await startHealthz({ ...config.healthz, statusz: () => stats, log });
   try {
     if (config.standalone || config.kubeconfig === undefined) {
-      log.info('standalone mode: no apiserver; running static pods only');
-      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      log.info({ manifests: config.directories.manifests }, 'standalone mode: no apiserver; running static pods only');
+      const pods = createPodStack({ config, runtime, runtimeName, kc: undefined, api: undefined, events: nullRecorder, nodeAllocatable: () => ({ cpu: String(machine.cpuCores), memory: String(machine.memoryBytes) }), log });
+      Object.assign(stats, { pods: pods.stats });
+      await pods.run(signal);
       return;
     }
     const kc = await loadKubeconfig(config.kubeconfig);
@@ -60,6 +67,20 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
       server,
       log,
     });
+    const pods = createPodStack({
+      config,
+      runtime,
+      runtimeName,
+      kc,
+      api: new ClientPodApi(kc),
+      events,
+      nodeAllocatable: () => {
+        const a = status.node?.status?.allocatable ?? {};
+        return { cpu: a['cpu'] ?? String(machine.cpuCores), memory: a['memory'] ?? String(machine.memoryBytes) };
+      },
+      log,
+    });
+    pods.staticSource.setNodeUid(registered.metadata?.uid ?? '');
     const core = kc.makeApiClient(CoreV1Api);
     let podCIDR = registered.spec?.podCIDR ?? config.podCIDR;
     const onNode = (node: V1Node): void => {
@@ -88,8 +109,8 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
       },
       log,
     });
-    Object.assign(stats, { podCIDR, statusUpdates: status.stats, lease: lease.stats, nodeWatch: nodeWatch.stats });
-    await Promise.all([status.run(signal), lease.run(signal), nodeWatch.run(signal)]);
+    Object.assign(stats, { podCIDR, statusUpdates: status.stats, lease: lease.stats, nodeWatch: nodeWatch.stats, pods: pods.stats });
+    await Promise.all([status.run(signal), lease.run(signal), nodeWatch.run(signal), pods.run(signal)]);
   } finally {
     healthz?.close();
     await runtime.close();

@@ -28,6 +28,8 @@ Flags (each overrides the same setting in the config file):
   --cluster-cidr CIDR        the whole pod network                 (clusterCIDR)
   --network MODE             host-gw | vxlan | none                (network.mode)
   --root-dir DIR             state directory                       (directories.root)
+  --pod-manifest-path DIR    static pod manifests                  (directories.manifests)
+  --pod-logs-dir DIR         container logs, per pod               (directories.logs)
   --healthz-port PORT        /healthz port, 0 to turn it off       (healthzPort)
   --log-format FORMAT        json | pretty                         (log.format)
   --log-level LEVEL          trace | debug | info | warn | error   (log.level)
@@ -44,6 +46,8 @@ const flagToPath: Record<string, string> = {
   'cluster-cidr': 'clusterCIDR',
   network: 'network.mode',
   'root-dir': 'directories.root',
+  'pod-manifest-path': 'directories.manifests',
+  'pod-logs-dir': 'directories.logs',
   'healthz-port': 'healthzPort',
   'log-format': 'log.format',
   'log-level': 'log.level',

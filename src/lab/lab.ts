@@ -182,6 +182,19 @@ export class Lab {
     if (component === 'kube-apiserver') await waitForApiserver(cp, next);
   }
 
+  /** The pid of the agent the lab started for this worker. */
+  async agentPidOf(workerName: string): Promise<number> {
+    const pid = (await this.readState())?.agents[workerName];
+    if (pid === undefined) throw new Error(`no agent runs for ${workerName}`);
+    return pid;
+  }
+
+  /** Whether the agent the lab started for this worker still runs. */
+  async agentAlive(workerName: string): Promise<boolean> {
+    const pid = (await this.readState())?.agents[workerName];
+    return pid !== undefined && (await processAlive(pid));
+  }
+
   worker(name: string): LabMachine {
     const worker = this.topology.workers.find((w) => w.name === name);
     if (!worker) throw new Error(`no worker "${name}" in this lab (workers: ${this.topology.workers.map((w) => w.name).join(', ')})`);

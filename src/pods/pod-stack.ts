@@ -1,0 +1,76 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { AgentConfig } from '../config/types.ts';
+import type { EventRecorder } from '../kube/event-recorder.ts';
+import type { PodApi } from '../kube/pod-api.ts';
+import type { Logger } from '../log/logger.ts';
+import type { Runtime } from '../runtime/types.ts';
+import { VolumeManager } from '../volumes/volume-manager.ts';
+import { apiPodSource } from './api-source.ts';
+import { PodManager } from './pod-manager.ts';
+import { PodStatusSync } from './pod-status-sync.ts';
+import { PodSyncer } from './pod-worker.ts';
+import { StaticPodSource } from './static-source.ts';
+
+/**
+ * Everything that runs pods, assembled: volumes, the syncer, the workers, the status writer and
+ * the sources (static manifests always, the apiserver when there is one).
+ */
+export function createPodStack(options: {
+  config: AgentConfig;
+  runtime: Runtime;
+  runtimeName: string;
+  kc: KubeConfig | undefined;
+  api: PodApi | undefined;
+  events: EventRecorder;
+  nodeAllocatable: () => { cpu: string; memory: string };
+  log: Logger;
+}) {
+  const { config, runtime, kc, api, events, log } = options;
+  const volumes = new VolumeManager({
+    rootDir: config.directories.root,
+    sources: {
+      getConfigMap: (ns, name) => (api ? api.getConfigMap(ns, name) : Promise.resolve(undefined)),
+      getSecret: (ns, name) => (api ? api.getSecret(ns, name) : Promise.resolve(undefined)),
+      requestServiceAccountToken: (ns, sa, o) => {
+        if (!api) return Promise.reject(new Error('no apiserver to issue a service account token (standalone mode)'));
+        return api.requestToken(ns, sa, o);
+      },
+      nodeAllocatable: options.nodeAllocatable,
+    },
+    log,
+  });
+  const statusSync = new PodStatusSync({ api, log });
+  const syncer = new PodSyncer({
+    runtime,
+    runtimeName: options.runtimeName,
+    volumes,
+    api,
+    events,
+    statusSync,
+    nodeName: config.nodeName,
+    nodeIP: config.nodeIP,
+    logsDir: config.directories.logs,
+    nodeAllocatable: options.nodeAllocatable,
+    log,
+  });
+  const sources = kc ? ['file', 'api'] : ['file'];
+  const manager = new PodManager({ syncer, runtime, api, log, sources });
+  const staticSource = new StaticPodSource({
+    dir: config.directories.manifests,
+    nodeName: config.nodeName,
+    api,
+    log,
+    onPods: (pods) => manager.setPods('file', pods, (p) => p.metadata?.annotations?.['kubernetes.io/config.source'] === 'file'),
+  });
+  const apiSource = kc ? apiPodSource({ kc, nodeName: config.nodeName, manager, log }) : undefined;
+
+  return {
+    manager,
+    statusSync,
+    staticSource,
+    stats: () => ({ pods: manager.stats, statusWrites: statusSync.stats, podWatch: apiSource?.stats }),
+    async run(signal: AbortSignal): Promise<void> {
+      await Promise.all([manager.run(signal), staticSource.run(signal), apiSource?.run(signal)]);
+    },
+  };
+}

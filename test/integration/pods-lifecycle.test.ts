@@ -1,0 +1,178 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { execa } from 'execa';
+import type { Lab } from '../../src/lab/lab.ts';
+import { apply, condition, createTestLab, eventsOf, eventually, getPod, kubectl, kubectlJson, podManifest } from '../helpers/test-lab.ts';
+
+// What happens around a pod's life: termination with preStop and grace, configMap updates,
+// agent restarts, bad specs beside good pods, and static pods with no apiserver at all.
+const busybox = 'localhost/busybox:1';
+const repo = resolve(import.meta.dirname, '../..');
+
+describe('pod lifecycle', () => {
+  let lab: Lab;
+  let hostDir: string;
+
+  beforeAll(async () => {
+    const created = await createTestLab({ workers: 1 });
+    lab = created.lab;
+    await lab.up(created.binDir);
+    await eventually('worker-1 Ready', 60_000, async () => condition(await kubectlJson(lab, ['get', 'node', 'worker-1']), 'Ready')?.status === 'True');
+    await eventually('the default service account', 30_000, async () => (await kubectl(lab, ['get', 'serviceaccount', 'default'], { reject: false })).exitCode === 0);
+    hostDir = await mkdtemp(join(tmpdir(), 'na-pods-'));
+  });
+
+  afterAll(async () => {
+    await lab?.down();
+    if (hostDir) await rm(hostDir, { recursive: true, force: true });
+  });
+
+  it('runs preStop, then SIGTERM, and SIGKILLs at the grace period a container that ignores SIGTERM', async () => {
+    await apply(lab, podManifest('stubborn', 'worker-1', {
+      terminationGracePeriodSeconds: 6,
+      volumes: [{ name: 'out', hostPath: { path: hostDir, type: 'Directory' } }],
+      containers: [{
+        name: 'c', image: busybox,
+        command: ['sh', '-c', 'trap "echo got-term >> /out/log" TERM; while true; do sleep 1; done'],
+        volumeMounts: [{ name: 'out', mountPath: '/out' }],
+        lifecycle: { preStop: { exec: { command: ['sh', '-c', 'echo prestop >> /out/log'] } } },
+      }],
+    }));
+    await eventually('stubborn Running', 60_000, async () => (await getPod(lab, 'stubborn')).status.phase === 'Running');
+    const started = Date.now();
+    await kubectl(lab, ['delete', 'pod', 'stubborn', '--wait=true', '--timeout=60s']);
+    const took = (Date.now() - started) / 1000;
+    // Gone from the apiserver only after the agent stopped everything: about the grace period.
+    expect(took).toBeGreaterThanOrEqual(5);
+    expect(took).toBeLessThan(20);
+    const log = (await readFile(join(hostDir, 'log'), 'utf8')).trim().split('\n');
+    expect(log[0]).toBe('prestop');
+    const events = await eventsOf(lab, 'stubborn');
+    expect(events.some((e) => e.startsWith('Killing: Stopping container c'))).toBe(true);
+    const left = await execa('docker', ['ps', '-aq', '--filter', 'label=io.kubernetes.pod.name=stubborn']);
+    expect(left.stdout).toBe('');
+  }, 90_000);
+
+  it('a configMap change reaches the mounted file atomically within the sync period', async () => {
+    await apply(lab,
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings' }, data: { 'greeting.txt': 'v1' } },
+      podManifest('reader', 'worker-1', {
+        volumes: [{ name: 'cfg', configMap: { name: 'settings' } }],
+        containers: [{ name: 'c', image: busybox, command: ['sh', '-c', 'while true; do cat /cfg/greeting.txt > /tmp/seen; echo >> /tmp/seen; sleep 0.2; done'], volumeMounts: [{ name: 'cfg', mountPath: '/cfg' }] }],
+      }),
+    );
+    const pod = await eventually('reader Running', 60_000, async () => {
+      const p = await getPod(lab, 'reader');
+      return p.status.phase === 'Running' ? p : undefined;
+    });
+    const id = pod.status.containerStatuses[0].containerID.replace('docker://', '');
+    const read = async () => (await execa('docker', ['exec', id, 'cat', '/cfg/greeting.txt'])).stdout;
+    expect(await read()).toBe('v1');
+    const link = (await execa('docker', ['exec', id, 'readlink', '/cfg/..data'])).stdout;
+    expect(link).toMatch(/^\.\.\d/);
+    await kubectl(lab, ['patch', 'configmap', 'settings', '-p', JSON.stringify({ data: { 'greeting.txt': 'v2' } })]);
+    const changedAt = Date.now();
+    await eventually('the new content in the pod', 30_000, async () => (await read()) === 'v2', 200);
+    expect(Date.now() - changedAt).toBeLessThan(25_000);
+    expect((await execa('docker', ['exec', id, 'readlink', '/cfg/..data'])).stdout).not.toBe(link);
+    await kubectl(lab, ['delete', 'pod', 'reader', '--wait=false']);
+  }, 90_000);
+
+  it('bad pods get a clear waiting reason and an event, and the pods beside them are untouched', async () => {
+    await writeFile(join(hostDir, 'a-file'), 'x');
+    await apply(lab,
+      podManifest('good', 'worker-1', { containers: [{ name: 'c', image: busybox, command: ['sleep', '3600'] }] }),
+      podManifest('bad-image', 'worker-1', { containers: [{ name: 'c', image: 'localhost/does-not-exist:1' }] }),
+      podManifest('bad-never', 'worker-1', { containers: [{ name: 'c', image: 'localhost/does-not-exist:2', imagePullPolicy: 'Never' }] }),
+      podManifest('bad-env', 'worker-1', { containers: [{ name: 'c', image: busybox, command: ['sleep', '3600'], env: [{ name: 'X', valueFrom: { configMapKeyRef: { name: 'missing-cm', key: 'k' } } }] }] }),
+      podManifest('bad-secret', 'worker-1', { containers: [{ name: 'c', image: busybox, command: ['sleep', '3600'], env: [{ name: 'X', valueFrom: { secretKeyRef: { name: 'missing-secret', key: 'k' } } }] }] }),
+      podManifest('bad-volume', 'worker-1', { volumes: [{ name: 'v', configMap: { name: 'missing-cm' } }], containers: [{ name: 'c', image: busybox, command: ['sleep', '3600'], volumeMounts: [{ name: 'v', mountPath: '/v' }] }] }),
+      podManifest('bad-hostpath', 'worker-1', { volumes: [{ name: 'v', hostPath: { path: join(hostDir, 'a-file'), type: 'Directory' } }], containers: [{ name: 'c', image: busybox, command: ['sleep', '3600'], volumeMounts: [{ name: 'v', mountPath: '/v' }] }] }),
+    );
+    await eventually('good Running', 60_000, async () => (await getPod(lab, 'good')).status.phase === 'Running');
+    const good = await getPod(lab, 'good');
+    const goodId = good.status.containerStatuses[0].containerID;
+    const expectations: [string, RegExp, RegExp][] = [
+      ['bad-image', /^(ErrImagePull|ImagePullBackOff)$/, /^Failed: Failed to pull image "localhost\/does-not-exist:1"/],
+      ['bad-never', /^ErrImageNeverPull$/, /^ErrImageNeverPull: Container image "localhost\/does-not-exist:2" is not present with pull policy of Never/],
+      ['bad-env', /^CreateContainerConfigError$/, /^Failed: Error: configmap "missing-cm" not found/],
+      ['bad-secret', /^CreateContainerConfigError$/, /^Failed: Error: secret "missing-secret" not found/],
+      ['bad-volume', /^ContainerCreating$/, /^FailedMount: .*configmap "missing-cm" not found/],
+      ['bad-hostpath', /^ContainerCreating$/, /^FailedMount: .*not a directory/],
+    ];
+    for (const [name, reason, event] of expectations) {
+      const pod = await eventually(`${name} waiting with a reason`, 40_000, async () => {
+        const p = await getPod(lab, name);
+        return reason.test(p.status.containerStatuses?.[0]?.state?.waiting?.reason ?? '') ? p : undefined;
+      });
+      expect(pod.status.phase).toBe('Pending');
+      const events = await eventually(`${name} event`, 20_000, async () => {
+        const list = await eventsOf(lab, name);
+        return list.some((e) => event.test(e)) ? list : undefined;
+      });
+      expect(events.some((e) => event.test(e))).toBe(true);
+    }
+    const after = await getPod(lab, 'good');
+    expect(after.status.phase).toBe('Running');
+    expect(after.status.containerStatuses[0]).toMatchObject({ containerID: goodId, restartCount: 0 });
+    // The agent is still the one that started: no crash.
+    expect(await lab.agentAlive('worker-1')).toBe(true);
+    await kubectl(lab, ['delete', 'pod', 'good', 'bad-image', 'bad-never', 'bad-env', 'bad-secret', 'bad-volume', 'bad-hostpath', '--wait=false']);
+  }, 150_000);
+
+  it('10 running pods survive kill -9 of the agent: same containers, same restart counts', async () => {
+    const names = Array.from({ length: 10 }, (_, i) => `steady-${i}`);
+    await apply(lab, ...names.map((n) => podManifest(n, 'worker-1', { containers: [{ name: 'c', image: busybox, command: ['sleep', '3600'] }] })));
+    const before = await eventually('10 pods Running', 90_000, async () => {
+      const list = await kubectlJson(lab, ['get', 'pods', '-l', '!none']);
+      const running = list.items.filter((p: any) => names.includes(p.metadata.name) && p.status.phase === 'Running' && condition(p, 'Ready')?.status === 'True');
+      return running.length === 10 ? running : undefined;
+    });
+    const ids = Object.fromEntries(before.map((p: any) => [p.metadata.name, p.status.containerStatuses[0].containerID]));
+    await lab.stopAgent('worker-1', 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 2000));
+    await lab.startAgent('worker-1');
+    const restartedAt = Date.now();
+    // The restarted agent adopts them; nothing is restarted, and statuses stay right.
+    await new Promise((r) => setTimeout(r, 5000));
+    const list = await kubectlJson(lab, ['get', 'pods']);
+    for (const name of names) {
+      const p = list.items.find((x: any) => x.metadata.name === name);
+      expect(p.status.phase).toBe('Running');
+      expect(p.status.containerStatuses[0]).toMatchObject({ containerID: ids[name], restartCount: 0, ready: true });
+    }
+    expect(Date.now() - restartedAt).toBeLessThan(15_000);
+    const docker = await execa('docker', ['ps', '-q', '--filter', `label=node-agent.node=worker-1`, '--filter', 'label=io.kubernetes.docker.type=container']);
+    for (const id of Object.values(ids)) expect(docker.stdout).toContain(String(id).replace('docker://', '').slice(0, 12));
+    await kubectl(lab, ['delete', 'pod', ...names, '--wait=false']);
+  }, 150_000);
+
+  it('runs static pods from a manifest directory with no apiserver at all', async () => {
+    const dir = join(hostDir, 'standalone');
+    await mkdir(join(dir, 'manifests'), { recursive: true });
+    await writeFile(join(dir, 'manifests', 'static-web.yaml'), [
+      'apiVersion: v1', 'kind: Pod', 'metadata: {name: static-web}',
+      'spec:', '  containers:', `  - {name: web, image: "${busybox}", command: [sh, -c, "echo static > /tmp/ok; exec sleep 3600"]}`,
+    ].join('\n'));
+    const node = `standalone${process.pid % 10000}`;
+    const agent = execa(join(repo, 'bin/node-agent'), ['run', '--standalone', '--node-name', node, '--node-ip', '127.0.0.1', '--root-dir', join(dir, 'root'), '--healthz-port', '0',
+      '--pod-manifest-path', join(dir, 'manifests'), '--pod-logs-dir', join(dir, 'logs')], { reject: false });
+    try {
+      const id = await eventually('the static pod container running', 40_000, async () => {
+        const r = await execa('docker', ['ps', '-q', '--filter', `label=node-agent.node=${node}`, '--filter', 'label=io.kubernetes.container.name=web']);
+        return r.stdout.trim() || undefined;
+      });
+      expect((await execa('docker', ['exec', id, 'cat', '/tmp/ok'])).stdout).toBe('static');
+      const labels = JSON.parse((await execa('docker', ['inspect', '-f', '{{json .Config.Labels}}', id])).stdout);
+      expect(labels['io.kubernetes.pod.name']).toBe(`static-web-${node}`);
+    } finally {
+      agent.kill('SIGTERM');
+      await agent;
+      // The agent leaves pods running when it stops (as kubelet does): clean them up here.
+      const ours = await execa('docker', ['ps', '-aq', '--filter', `label=node-agent.node=${node}`]);
+      if (ours.stdout.trim()) await execa('docker', ['rm', '-f', ...ours.stdout.trim().split('\n')]);
+    }
+  }, 60_000);
+});
