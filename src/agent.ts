@@ -23,7 +23,7 @@ import { agentVersion } from './version.ts';
  * Pods keep running when the agent stops, as with the kubelet: a restarted agent adopts them.
  */
 export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSignal): Promise<void> {
-  const runtime = createRuntime(config.runtime, config.nodeName);
+  const runtime = createRuntime(config.runtime, config.nodeName, config.directories.root);
   const machine = await readMachineInfo();
   let runtimeName = config.runtime.type;
   try {

@@ -1,4 +1,4 @@
-import { CoreV1Api, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../log/logger.ts';
 import { classifyApiError } from './api-error.ts';
 
@@ -20,6 +20,8 @@ export interface EventRecorder {
 }
 
 export const nullRecorder: EventRecorder = { record: () => {} };
+
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 /** Repeats within this window bump the count of one Event instead of making another (client-go's default). */
 const aggregateWindowMs = 10 * 60_000;
@@ -65,7 +67,7 @@ export class ApiEventRecorder implements EventRecorder {
       previous.count++;
       previous.at = now.getTime();
       try {
-        await this.core.patchNamespacedEvent({ name: previous.name, namespace: previous.namespace, body: { count: previous.count, lastTimestamp: now.toISOString() } });
+        await this.core.patchNamespacedEvent({ name: previous.name, namespace: previous.namespace, body: { count: previous.count, lastTimestamp: now.toISOString() } }, mergePatch);
         return;
       } catch (err) {
         if (classifyApiError(err).kind !== 'notFound') throw err;

@@ -5,13 +5,15 @@ import { processAlive } from './netns.ts';
 
 /**
  * Starts a long-running process inside a network namespace, detached from the caller (its own
- * session, output appended to a log file) so it outlives `npm run lab -- up`. `ip netns exec`
- * execs the command, so the returned pid is the daemon's own.
+ * session, output appended to a log file) so it outlives `npm run lab -- up`. `nsenter --net`
+ * execs the command, so the returned pid is the daemon's own; unlike `ip netns exec` it keeps the
+ * host's mount namespace, which an agent needs so that the volumes it mounts are the ones Docker
+ * sees (one filesystem, as on a real VM).
  */
 export function spawnInNetns(netns: string, command: string, args: string[], logFile: string, env: NodeJS.ProcessEnv = process.env): number {
   const fd = openSync(logFile, 'a');
   try {
-    const child = spawn('ip', ['netns', 'exec', netns, command, ...args], {
+    const child = spawn('nsenter', [`--net=/run/netns/${netns}`, command, ...args], {
       detached: true,
       stdio: ['ignore', fd, fd],
       env,

@@ -20,6 +20,7 @@ import { deleteLink, deleteNetns, ensureBridge, ensureMachineNetns, netnsPids, p
 import { Pki } from './pki.ts';
 import { labTopology, type LabMachine, type LabOptions, type LabTopology } from './topology.ts';
 import { run } from './exec.ts';
+import { mountsBelow, readMountInfo, unmount } from '../volumes/mounts.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -109,6 +110,12 @@ export class Lab {
     for (const ns of namespaces) for (const pid of await netnsPids(ns)) pids.add(pid);
     await Promise.all([...pids].map((pid) => stopProcess(pid, 10_000)));
     for (const ns of namespaces) await deleteNetns(ns);
+    // The pods of the lab's agents (agents leave pods running when they stop, as kubelets do),
+    // then the volume mounts those pods had.
+    const ours = await run('docker', ['ps', '-aq', '--filter', 'label=node-agent.managed=true', '--format', '{{.ID}} {{.Label "node-agent.root"}}'], { reject: false });
+    const ids = ours.split('\n').filter((l) => l.split(' ')[1]?.startsWith(`${topology.options.stateDir}/`)).map((l) => l.split(' ')[0] ?? '');
+    if (ids.length > 0) await run('docker', ['rm', '-f', ...ids], { reject: false });
+    for (const m of mountsBelow(await readMountInfo(), topology.options.stateDir)) await unmount(m.mountPoint).catch(() => undefined);
     for (const link of await this.labLinks()) await deleteLink(link);
     await rm(topology.options.stateDir, { recursive: true, force: true });
   }

@@ -3,9 +3,9 @@ import { DockerRuntime } from './docker/docker-runtime.ts';
 import type { Runtime } from './types.ts';
 
 /** The registry of runtime backends, keyed by `runtime.type`. */
-export function createRuntime(config: AgentConfig['runtime']): Runtime {
+export function createRuntime(config: AgentConfig['runtime'], nodeName: string, rootDir?: string): Runtime {
   switch (config.type) {
     case 'docker':
-      return new DockerRuntime({ endpoint: config.endpoint, timeoutMs: config.requestTimeoutMs });
+      return new DockerRuntime({ endpoint: config.endpoint, timeoutMs: config.requestTimeoutMs, nodeName, ...(rootDir ? { rootDir } : {}) });
   }
 }

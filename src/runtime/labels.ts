@@ -13,6 +13,8 @@ export const Labels = {
   sandboxId: 'io.kubernetes.sandbox.id',
   managedBy: 'node-agent.managed',
   node: 'node-agent.node',
+  /** The agent's root directory: tells apart agents that share a node name (labs on one machine). */
+  root: 'node-agent.root',
 } as const;
 
 export const Annotations = {

@@ -1,14 +1,59 @@
+import { mkdir, rm, symlink, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
 import { AgentError, ErrorCode, describeError } from '../../errors.ts';
-import type { Runtime, RuntimeCondition, RuntimeVersion } from '../types.ts';
+import { Annotations, Labels } from '../labels.ts';
+import type {
+  ContainerConfig,
+  ContainerState,
+  ContainerStatus,
+  ExecResult,
+  ImageInfo,
+  ListFilter,
+  LogOptions,
+  Runtime,
+  RuntimeCondition,
+  RuntimeVersion,
+  SandboxConfig,
+  SandboxStatus,
+} from '../types.ts';
 
-/** The Docker backend of the runtime seam, through dockerode on the engine's unix socket. */
+/** Docker has no annotations: they ride as labels with this prefix, as dockershim did. */
+const annotationPrefix = 'annotation.';
+/** Where the container's log link lives in the pod's log directory, so removal can take it too. */
+const logLinkLabel = 'node-agent.log-link';
+/** Docker's "never happened" time. */
+const zeroTime = '0001-01-01T00:00:00Z';
+
+export interface DockerRuntimeOptions {
+  endpoint: string;
+  timeoutMs: number;
+  /** Every object is labelled with it and every list filtered by it: agents sharing a daemon never meet. */
+  nodeName: string;
+  /**
+   * The agent's root directory: two agents with the same node name but different roots (two labs
+   * on one machine, a reinstalled node) are different installations and never see each other's work.
+   */
+  rootDir?: string;
+  pauseImage?: string;
+}
+
+/**
+ * The Docker backend of the runtime seam, through dockerode, the way dockershim mapped CRI onto
+ * Docker: the sandbox is a pause container with its own network namespace and shareable IPC;
+ * containers join its network and IPC (and PID when the pod shares it); names follow
+ * k8s_<container>_<pod>_<namespace>_<uid>_<attempt>; logs are Docker's json-file, symlinked into
+ * the pod's log directory.
+ */
 export class DockerRuntime implements Runtime {
   private readonly docker: Docker;
-  private readonly endpoint: string;
+  private readonly options: DockerRuntimeOptions;
+  private readonly pauseImage: string;
 
-  constructor(options: { endpoint: string; timeoutMs: number }) {
-    this.endpoint = options.endpoint;
+  constructor(options: DockerRuntimeOptions) {
+    this.options = options;
+    this.pauseImage = options.pauseImage ?? 'localhost/pause:1';
     this.docker = new Docker({ socketPath: socketPathOf(options.endpoint), timeout: options.timeoutMs });
   }
 
@@ -34,10 +79,378 @@ export class DockerRuntime implements Runtime {
     // dockerode keeps no connection open between calls.
   }
 
+  // --- sandboxes
+
+  async runSandbox(config: SandboxConfig): Promise<string> {
+    const { pod } = config;
+    const name = `k8s_POD_${pod.name}_${pod.namespace}_${pod.uid}_${pod.attempt}`;
+    let id: string;
+    try {
+      const container = await this.docker.createContainer({
+        name,
+        Image: this.pauseImage,
+        ...(config.hostNetwork ? {} : { Hostname: config.hostname }),
+        Labels: this.labels(
+          { ...config.labels, [Labels.type]: 'podsandbox', [Labels.podName]: pod.name, [Labels.podNamespace]: pod.namespace, [Labels.podUid]: pod.uid },
+          { ...config.annotations, [Annotations.sandboxAttempt]: String(pod.attempt) },
+        ),
+        HostConfig: {
+          NetworkMode: config.hostNetwork ? 'host' : 'none',
+          IpcMode: 'shareable',
+          RestartPolicy: { Name: 'no' },
+          LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '5' } },
+        },
+      });
+      id = container.id;
+    } catch (err) {
+      throw this.failure(err, ErrorCode.SandboxCreate, `creating the sandbox of ${pod.namespace}/${pod.name}`);
+    }
+    try {
+      await this.docker.getContainer(id).start();
+    } catch (err) {
+      await this.docker.getContainer(id).remove({ force: true }).catch(() => undefined);
+      throw this.failure(err, ErrorCode.SandboxCreate, `starting the sandbox of ${pod.namespace}/${pod.name}`);
+    }
+    await mkdir(config.logDirectory, { recursive: true });
+    return id;
+  }
+
+  async stopSandbox(id: string): Promise<void> {
+    const containers = await this.listContainers({ sandboxId: id });
+    await Promise.all(containers.filter((c) => c.state === 'running').map((c) => this.stopContainer(c.id, 10)));
+    await this.ignoreMissing(this.docker.getContainer(id).stop({ t: 0 }));
+  }
+
+  async removeSandbox(id: string): Promise<void> {
+    const containers = await this.listContainers({ sandboxId: id });
+    await Promise.all(containers.map((c) => this.removeContainer(c.id)));
+    await this.ignoreMissing(this.docker.getContainer(id).remove({ force: true }));
+  }
+
+  async sandboxStatus(id: string): Promise<SandboxStatus> {
+    const info = await this.inspect(id);
+    if (info.Config.Labels?.[Labels.type] !== 'podsandbox') throw new AgentError(ErrorCode.RuntimeNotFound, `sandbox ${id} not found`);
+    return this.toSandbox(info);
+  }
+
+  async listSandboxes(filter: ListFilter = {}): Promise<SandboxStatus[]> {
+    const list = await this.list({ ...filter.labels, [Labels.type]: 'podsandbox' });
+    const out: SandboxStatus[] = [];
+    for (const c of list) {
+      try {
+        out.push(this.toSandbox(await this.inspect(c.Id)));
+      } catch {
+        // removed between the list and the inspect
+      }
+    }
+    return out;
+  }
+
+  private toSandbox(info: Docker.ContainerInspectInfo): SandboxStatus {
+    const { labels, annotations } = this.splitLabels(info.Config.Labels ?? {});
+    const running = info.State.Running;
+    return {
+      id: info.Id,
+      pod: {
+        name: labels[Labels.podName] ?? '',
+        namespace: labels[Labels.podNamespace] ?? '',
+        uid: labels[Labels.podUid] ?? '',
+        attempt: Number(annotations[Annotations.sandboxAttempt] ?? 0),
+      },
+      state: running ? 'ready' : 'notready',
+      createdAt: new Date(info.Created),
+      ip: annotations['node-agent.pod-ip'] ?? '',
+      netnsPath: running && info.State.Pid > 0 ? `/proc/${info.State.Pid}/ns/net` : '',
+      labels,
+      annotations,
+    };
+  }
+
+  // --- containers
+
+  async createContainer(sandboxId: string, config: ContainerConfig, sandbox: SandboxConfig): Promise<string> {
+    const { pod } = sandbox;
+    const name = `k8s_${config.name}_${pod.name}_${pod.namespace}_${pod.uid}_${config.attempt}`;
+    const s = config.security;
+    const r = config.resources;
+    const user = s.runAsUser !== undefined ? `${s.runAsUser}${s.runAsGroup !== undefined ? `:${s.runAsGroup}` : ''}` : undefined;
+    const share = `container:${sandboxId}`;
+    let id: string;
+    try {
+      const created = await this.docker.createContainer({
+        name,
+        Image: config.image,
+        // Kubernetes' command replaces the image's ENTRYPOINT (and then its CMD too); args replace CMD.
+        ...(config.command ? { Entrypoint: config.command, Cmd: config.args ?? [] } : config.args ? { Cmd: config.args } : {}),
+        ...(config.workingDir ? { WorkingDir: config.workingDir } : {}),
+        ...(user ? { User: user } : {}),
+        Env: config.env.map((e) => `${e.name}=${e.value}`),
+        Tty: config.tty,
+        OpenStdin: config.stdin,
+        Labels: this.labels(
+          {
+            ...config.labels,
+            [Labels.type]: 'container',
+            [Labels.sandboxId]: sandboxId,
+            [Labels.containerName]: config.name,
+            [Labels.podUid]: pod.uid,
+            [Labels.podName]: pod.name,
+            [Labels.podNamespace]: pod.namespace,
+            [logLinkLabel]: join(sandbox.logDirectory, config.logPath),
+          },
+          { ...config.annotations, [Annotations.containerAttempt]: String(config.attempt) },
+        ),
+        HostConfig: {
+          NetworkMode: sandbox.hostNetwork ? 'host' : share,
+          IpcMode: share,
+          ...(sandbox.shareProcessNamespace ? { PidMode: share } : {}),
+          Binds: config.mounts.map((m) => `${m.hostPath}:${m.containerPath}${m.readOnly ? ':ro' : ''}`),
+          Privileged: s.privileged,
+          CapAdd: s.capAdd,
+          CapDrop: s.capDrop,
+          ReadonlyRootfs: s.readOnlyRootFilesystem,
+          ...(s.supplementalGroups ? { GroupAdd: s.supplementalGroups.map(String) } : {}),
+          ...(r.cpuShares !== undefined ? { CpuShares: r.cpuShares } : {}),
+          ...(r.cpuQuota !== undefined ? { CpuQuota: r.cpuQuota, CpuPeriod: r.cpuPeriod ?? 100_000 } : {}),
+          ...(r.memoryLimitBytes !== undefined ? { Memory: r.memoryLimitBytes, MemorySwap: r.memoryLimitBytes } : {}),
+          RestartPolicy: { Name: 'no' },
+          LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '5' } },
+        },
+      });
+      id = created.id;
+    } catch (err) {
+      throw this.failure(err, ErrorCode.ContainerCreate, `creating container ${config.name}`);
+    }
+    // The pod's log directory holds a link to Docker's log file, as dockershim arranged it.
+    const info = await this.inspect(id);
+    if (info.LogPath) {
+      const link = join(sandbox.logDirectory, config.logPath);
+      await mkdir(dirname(link), { recursive: true });
+      await unlink(link).catch(() => undefined);
+      await symlink(info.LogPath, link).catch(() => undefined);
+    }
+    return id;
+  }
+
+  async startContainer(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).start();
+    } catch (err) {
+      throw this.failure(err, ErrorCode.ContainerStart, `starting container ${id.slice(0, 12)}`);
+    }
+  }
+
+  async stopContainer(id: string, timeoutSeconds: number): Promise<void> {
+    // Docker sends the image's stop signal (else SIGTERM), then SIGKILL after t seconds.
+    await this.ignoreMissing(this.docker.getContainer(id).stop({ t: Math.max(0, Math.round(timeoutSeconds)) }), [304]);
+  }
+
+  async removeContainer(id: string): Promise<void> {
+    let logLink: string | undefined;
+    try {
+      const info = await this.inspect(id);
+      logLink = info.Config.Labels?.[logLinkLabel];
+    } catch {
+      return;
+    }
+    await this.ignoreMissing(this.docker.getContainer(id).remove({ force: true }));
+    if (logLink) await rm(logLink, { force: true });
+  }
+
+  async containerStatus(id: string): Promise<ContainerStatus> {
+    return this.toContainer(await this.inspect(id));
+  }
+
+  async listContainers(filter: ListFilter = {}): Promise<ContainerStatus[]> {
+    const labels: Record<string, string> = { ...filter.labels, [Labels.type]: 'container' };
+    if (filter.sandboxId) labels[Labels.sandboxId] = filter.sandboxId;
+    const list = await this.list(labels);
+    const out: ContainerStatus[] = [];
+    for (const c of list) {
+      try {
+        out.push(this.toContainer(await this.inspect(c.Id)));
+      } catch {
+        // removed between the list and the inspect
+      }
+    }
+    return out;
+  }
+
+  private toContainer(info: Docker.ContainerInspectInfo): ContainerStatus {
+    const { labels, annotations } = this.splitLabels(info.Config.Labels ?? {});
+    const st = info.State;
+    const state: ContainerState = st.Running ? 'running' : st.Status === 'created' ? 'created' : st.Status === 'exited' || st.Status === 'dead' ? 'exited' : 'unknown';
+    const exited = state === 'exited';
+    const reason = exited ? (st.OOMKilled ? 'OOMKilled' : st.ExitCode === 0 ? 'Completed' : 'Error') : undefined;
+    return {
+      id: info.Id,
+      sandboxId: labels[Labels.sandboxId] ?? '',
+      name: labels[Labels.containerName] ?? '',
+      attempt: Number(annotations[Annotations.containerAttempt] ?? 0),
+      state,
+      image: info.Config.Image,
+      imageRef: info.Image.startsWith('sha256:') ? `docker://${info.Image}` : info.Image,
+      createdAt: new Date(info.Created),
+      ...(st.StartedAt && st.StartedAt !== zeroTime ? { startedAt: new Date(st.StartedAt) } : {}),
+      ...(exited && st.FinishedAt && st.FinishedAt !== zeroTime ? { finishedAt: new Date(st.FinishedAt) } : {}),
+      ...(exited ? { exitCode: st.ExitCode } : {}),
+      ...(reason ? { reason } : {}),
+      ...(exited && st.Error ? { message: st.Error } : {}),
+      labels,
+      annotations,
+      ...(info.LogPath ? { logPath: info.LogPath } : {}),
+    };
+  }
+
+  async execSync(id: string, command: string[], timeoutSeconds: number): Promise<ExecResult> {
+    const exec = await this.docker.getContainer(id).exec({ Cmd: command, AttachStdout: true, AttachStderr: true });
+    const stream = await exec.start({ hijack: true, stdin: false });
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    stdout.on('data', (c: Buffer) => out.push(c));
+    stderr.on('data', (c: Buffer) => err.push(c));
+    this.docker.modem.demuxStream(stream, stdout, stderr);
+    const finished = new Promise<boolean>((resolve) => {
+      stream.on('end', () => resolve(true));
+      stream.on('close', () => resolve(true));
+      stream.on('error', () => resolve(true));
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), Math.max(1, timeoutSeconds) * 1000);
+    });
+    const completed = await Promise.race([finished, timedOut]);
+    clearTimeout(timer);
+    if (!completed) {
+      // Docker cannot kill an exec; the probe or hook counts as failed and the stream is dropped.
+      stream.destroy();
+      return { exitCode: -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), timedOut: true };
+    }
+    const inspect = await exec.inspect();
+    return { exitCode: inspect.ExitCode ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), timedOut: false };
+  }
+
+  async logs(id: string, options: LogOptions = {}): Promise<string> {
+    const container = this.docker.getContainer(id);
+    const info = await this.inspect(id);
+    const raw = await container.logs({
+      stdout: true,
+      stderr: true,
+      follow: false,
+      timestamps: options.timestamps ?? false,
+      ...(options.tailLines !== undefined ? { tail: options.tailLines } : {}),
+      ...(options.since ? { since: Math.floor(options.since.getTime() / 1000) } : {}),
+    });
+    return info.Config.Tty ? raw.toString() : demuxBuffer(raw);
+  }
+
+  // --- images
+
+  async pullImage(image: string): Promise<string> {
+    try {
+      const stream = await this.docker.pull(image);
+      await new Promise<void>((resolve, reject) => {
+        this.docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve()));
+      });
+    } catch (err) {
+      throw new AgentError(ErrorCode.ImagePull, `pulling ${image}: ${dockerMessage(err)}`, { cause: err, reason: 'ErrImagePull' });
+    }
+    const status = await this.imageStatus(image);
+    return status?.id ?? '';
+  }
+
+  async imageStatus(image: string): Promise<ImageInfo | undefined> {
+    try {
+      const info = await this.docker.getImage(image).inspect();
+      return { id: info.Id, repoTags: info.RepoTags ?? [], repoDigests: info.RepoDigests ?? [], sizeBytes: info.Size };
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+      throw this.unavailableOr(err);
+    }
+  }
+
+  async listImages(): Promise<ImageInfo[]> {
+    const list = await this.docker.listImages();
+    return list.map((i) => ({ id: i.Id, repoTags: i.RepoTags ?? [], repoDigests: i.RepoDigests ?? [], sizeBytes: i.Size }));
+  }
+
+  async removeImage(image: string): Promise<void> {
+    await this.ignoreMissing(this.docker.getImage(image).remove());
+  }
+
+  // --- helpers
+
+  private labels(labels: Record<string, string>, annotations: Record<string, string>): Record<string, string> {
+    const out: Record<string, string> = { ...labels };
+    for (const [k, v] of Object.entries(annotations)) out[`${annotationPrefix}${k}`] = v;
+    out[Labels.managedBy] = 'true';
+    out[Labels.node] = this.options.nodeName;
+    if (this.options.rootDir) out[Labels.root] = this.options.rootDir;
+    return out;
+  }
+
+  private splitLabels(all: Record<string, string>): { labels: Record<string, string>; annotations: Record<string, string> } {
+    const labels: Record<string, string> = {};
+    const annotations: Record<string, string> = {};
+    for (const [k, v] of Object.entries(all)) {
+      if (k.startsWith(annotationPrefix)) annotations[k.slice(annotationPrefix.length)] = v;
+      else labels[k] = v;
+    }
+    return { labels, annotations };
+  }
+
+  /** Our containers only: managed by node-agent, for this node, with the given labels. */
+  private async list(labels: Record<string, string>): Promise<Docker.ContainerInfo[]> {
+    const filters = [`${Labels.managedBy}=true`, `${Labels.node}=${this.options.nodeName}`, ...Object.entries(labels).map(([k, v]) => `${k}=${v}`)];
+    if (this.options.rootDir) filters.push(`${Labels.root}=${this.options.rootDir}`);
+    try {
+      return await this.docker.listContainers({ all: true, filters: { label: filters } });
+    } catch (err) {
+      throw this.unavailableOr(err);
+    }
+  }
+
+  private async inspect(id: string): Promise<Docker.ContainerInspectInfo> {
+    let info: Docker.ContainerInspectInfo;
+    try {
+      info = await this.docker.getContainer(id).inspect();
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) throw new AgentError(ErrorCode.RuntimeNotFound, `container ${id} not found`, { cause: err });
+      throw this.unavailableOr(err);
+    }
+    const labels = info.Config.Labels ?? {};
+    // Never hand out what another node or nobody of ours made.
+    if (labels[Labels.managedBy] !== 'true' || labels[Labels.node] !== this.options.nodeName || (this.options.rootDir !== undefined && labels[Labels.root] !== this.options.rootDir)) {
+      throw new AgentError(ErrorCode.RuntimeNotFound, `container ${id} not found`);
+    }
+    return info;
+  }
+
+  private async ignoreMissing(call: Promise<unknown>, alsoOk: number[] = []): Promise<void> {
+    try {
+      await call;
+    } catch (err) {
+      const code = (err as { statusCode?: number }).statusCode;
+      if (code === 404 || (code !== undefined && alsoOk.includes(code))) return;
+      throw this.unavailableOr(err);
+    }
+  }
+
+  private failure(err: unknown, code: ErrorCode, what: string): AgentError {
+    if (isConnectionError(err)) return this.unavailable(err);
+    return new AgentError(code, `${what}: ${dockerMessage(err)}`, { cause: err });
+  }
+
+  private unavailableOr(err: unknown): Error {
+    return isConnectionError(err) ? this.unavailable(err) : new AgentError(ErrorCode.RuntimeUnavailable, `docker: ${dockerMessage(err)}`, { cause: err });
+  }
+
   private unavailable(err: unknown): AgentError {
     return new AgentError(
       ErrorCode.RuntimeUnavailable,
-      `docker at ${this.endpoint} is not answering: ${describeError(err)}. Fix: start dockerd (scripts/start-runtimes.sh) or set runtime.endpoint`,
+      `docker at ${this.options.endpoint} is not answering: ${describeError(err)}. Fix: start dockerd (scripts/start-runtimes.sh) or set runtime.endpoint`,
       { cause: err },
     );
   }
@@ -45,4 +458,30 @@ export class DockerRuntime implements Runtime {
 
 export function socketPathOf(endpoint: string): string {
   return endpoint.replace(/^unix:\/\//, '');
+}
+
+function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EPIPE';
+}
+
+/** Docker's own message from an API error (its JSON body), else the error's. */
+function dockerMessage(err: unknown): string {
+  const json = (err as { json?: { message?: string } }).json;
+  if (json?.message) return json.message;
+  const reason = (err as { reason?: string }).reason;
+  const message = err instanceof Error ? err.message : String(err);
+  return reason && !message.includes(reason) ? `${reason}: ${message}` : message.replace(/^\(HTTP code \d+\) [a-z -]+ - /, '');
+}
+
+/** Docker's multiplexed log stream (8-byte frame headers) as text, frames in order. */
+export function demuxBuffer(raw: Buffer): string {
+  const parts: Buffer[] = [];
+  let offset = 0;
+  while (offset + 8 <= raw.length) {
+    const size = raw.readUInt32BE(offset + 4);
+    parts.push(raw.subarray(offset + 8, offset + 8 + size));
+    offset += 8 + size;
+  }
+  return Buffer.concat(parts).toString();
 }
