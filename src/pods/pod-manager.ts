@@ -177,14 +177,13 @@ export class PodManager {
    */
   async relist(): Promise<void> {
     this.stats.relists++;
-    const [sandboxes, containers] = await Promise.all([this.options.runtime.listSandboxes(), this.options.runtime.listContainers()]);
+    // One list call, no inspection per container: this runs every second.
+    const objects = await this.options.runtime.listSummaries();
     const fingerprints = new Map<string, string[]>();
-    const add = (uid: string | undefined, part: string): void => {
-      if (!uid) return;
-      fingerprints.set(uid, [...(fingerprints.get(uid) ?? []), part]);
-    };
-    for (const s of sandboxes) add(s.labels[Labels.podUid] ?? s.pod.uid, `s:${s.id}:${s.state}`);
-    for (const c of containers) add(c.labels[Labels.podUid], `c:${c.id}:${c.state}`);
+    for (const o of objects) {
+      const uid = o.labels[Labels.podUid];
+      if (uid) fingerprints.set(uid, [...(fingerprints.get(uid) ?? []), `${o.kind}:${o.id}:${o.state}`]);
+    }
     const current = new Map([...fingerprints].map(([uid, parts]) => [uid, parts.sort().join(',')]));
     for (const [uid, print] of current) {
       if (this.lastRelist.get(uid) !== print && this.workers.has(uid)) this.enqueue(uid);
@@ -195,9 +194,9 @@ export class PodManager {
     if (!this.sourcesReady) return;
     for (const uid of current.keys()) {
       if (this.workers.has(uid)) continue;
-      const sample = sandboxes.find((s) => (s.labels[Labels.podUid] ?? s.pod.uid) === uid) ?? undefined;
-      const container = containers.find((c) => c.labels[Labels.podUid] === uid);
-      const labels = sample?.labels ?? container?.labels ?? {};
+      const sample = objects.find((o) => o.labels[Labels.podUid] === uid);
+      const container = objects.find((o) => o.kind === 'container' && o.labels[Labels.podUid] === uid);
+      const labels = sample?.labels ?? {};
       const grace = Number(container?.annotations[Annotations.terminationGracePeriod] ?? 30);
       const orphan: V1Pod = {
         metadata: { uid, name: labels[Labels.podName] ?? uid, namespace: labels[Labels.podNamespace] ?? 'default' },

@@ -160,6 +160,15 @@ export interface ListFilter {
   sandboxId?: string;
 }
 
+/** What one cheap list call tells about an object: enough to notice a change (CRI's ListContainers). */
+export interface RuntimeObjectSummary {
+  id: string;
+  kind: 'sandbox' | 'container';
+  state: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
 export interface Runtime {
   /** Fails with ERR_RUNTIME_UNAVAILABLE when the runtime does not answer. */
   version(): Promise<RuntimeVersion>;
@@ -180,6 +189,8 @@ export interface Runtime {
   stopContainer(id: string, timeoutSeconds: number): Promise<void>;
   removeContainer(id: string): Promise<void>;
   listContainers(filter?: ListFilter): Promise<ContainerStatus[]>;
+  /** Every sandbox and container of this agent, from one list call without per-object inspection. */
+  listSummaries(): Promise<RuntimeObjectSummary[]>;
   containerStatus(id: string): Promise<ContainerStatus>;
   execSync(id: string, command: string[], timeoutSeconds: number): Promise<ExecResult>;
   /** The container's log as text (both streams, in order). */

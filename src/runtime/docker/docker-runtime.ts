@@ -14,6 +14,7 @@ import type {
   LogOptions,
   Runtime,
   RuntimeCondition,
+  RuntimeObjectSummary,
   RuntimeVersion,
   SandboxConfig,
   SandboxStatus,
@@ -255,6 +256,13 @@ export class DockerRuntime implements Runtime {
     }
     await this.ignoreMissing(this.docker.getContainer(id).remove({ force: true }));
     if (logLink) await rm(logLink, { force: true });
+  }
+
+  async listSummaries(): Promise<RuntimeObjectSummary[]> {
+    return (await this.list({})).map((c) => {
+      const { labels, annotations } = this.splitLabels(c.Labels ?? {});
+      return { id: c.Id, kind: labels[Labels.type] === 'podsandbox' ? 'sandbox' : 'container', state: c.State, labels, annotations };
+    });
   }
 
   async containerStatus(id: string): Promise<ContainerStatus> {
