@@ -84,8 +84,10 @@ export class PodSyncer {
       try {
         volumes = await this.deps.volumes.setUp(pod);
       } catch (err) {
-        const message = describeError(err);
-        podFailure = { reason: 'ContainerCreating', message };
+        const message = messageOf(err);
+        // A pod whose containers already run keeps them (a deleted configMap, a token that could
+        // not be renewed): only the event says so, as with kubelet.
+        if (observed.containers.length === 0) podFailure = { reason: 'ContainerCreating', message };
         this.event(pod, 'Warning', 'FailedMount', message);
         log.warn({ err: message }, 'volume set-up failed');
         wake(10_000);
@@ -98,7 +100,7 @@ export class PodSyncer {
           sandboxId = await this.deps.runtime.runSandbox(sandboxConfig);
           log.info({ sandbox: sandboxId.slice(0, 12), attempt: actions.sandboxAttempt }, 'sandbox started');
         } catch (err) {
-          const message = `Failed to create pod sandbox: ${describeError(err)}`;
+          const message = `Failed to create pod sandbox: ${messageOf(err)}`;
           podFailure = { reason: 'ContainerCreating', message };
           this.event(pod, 'Warning', 'FailedCreatePodSandBox', message);
           sandboxId = undefined;
@@ -242,7 +244,7 @@ export class PodSyncer {
         this.pullFailures.set(key, at);
         const delay = this.pullBackoff.next(key, at);
         wake(delay + 50);
-        const message = `Failed to pull image "${image}": ${describeError(err)}`;
+        const message = `Failed to pull image "${image}": ${messageOf(err)}`;
         return fail('ErrImagePull', message, { reason: 'Failed', message });
       }
     } else if (start.attempt === 0) {
@@ -269,7 +271,7 @@ export class PodSyncer {
       id = await this.deps.runtime.createContainer(sandboxId, config, sandbox);
     } catch (err) {
       wake(10_000);
-      const message = describeError(err);
+      const message = messageOf(err);
       return fail('CreateContainerError', message, { reason: 'Failed', message: `Error: ${message}` });
     }
     this.event(pod, 'Normal', 'Created', `Created container ${spec.name}`, spec.name);
@@ -277,7 +279,7 @@ export class PodSyncer {
     try {
       await this.deps.runtime.startContainer(id);
     } catch (err) {
-      const message = describeError(err);
+      const message = messageOf(err);
       return fail('RunContainerError', message, { reason: 'Failed', message: `Error: ${message}` });
     }
     this.event(pod, 'Normal', 'Started', `Started container ${spec.name}`, spec.name);
@@ -323,6 +325,11 @@ export class PodSyncer {
     };
     this.deps.events.record(ref, type, reason, message);
   }
+}
+
+/** An error's message for users (events, statuses): without the stable code that logs carry. */
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 function specOf(pod: V1Pod, name: string): V1Container | undefined {
