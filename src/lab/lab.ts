@@ -112,7 +112,7 @@ export class Lab {
     for (const ns of namespaces) await deleteNetns(ns);
     // The pods of the lab's agents (agents leave pods running when they stop, as kubelets do),
     // then the volume mounts those pods had.
-    const ours = await run('docker', ['ps', '-aq', '--filter', 'label=node-agent.managed=true', '--format', '{{.ID}} {{.Label "node-agent.root"}}'], { reject: false });
+    const ours = await run('docker', ['ps', '-a', '--filter', 'label=node-agent.managed=true', '--format', '{{.ID}} {{.Label "node-agent.root"}}'], { reject: false });
     const ids = ours.split('\n').filter((l) => l.split(' ')[1]?.startsWith(`${topology.options.stateDir}/`)).map((l) => l.split(' ')[0] ?? '');
     if (ids.length > 0) await run('docker', ['rm', '-f', ...ids], { reject: false });
     for (const m of mountsBelow(await readMountInfo(), topology.options.stateDir)) await unmount(m.mountPoint).catch(() => undefined);

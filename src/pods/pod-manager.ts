@@ -74,6 +74,12 @@ export class PodManager {
     const worker = this.workers.get(uid);
     if (worker) {
       worker.pod = pod;
+      // The same uid back from a source (a static manifest restored, an orphan that turned out to
+      // be wanted): run it again rather than finish tearing it down.
+      if (worker.removed && !pod.metadata?.deletionTimestamp) {
+        worker.removed = false;
+        if (worker.state === 'terminated') worker.state = 'syncing';
+      }
     } else {
       this.workers.set(uid, { pod, removed: false, state: 'syncing', pending: false, running: undefined, timer: undefined });
     }
@@ -155,6 +161,11 @@ export class PodManager {
           // Everything is gone: the apiserver may now forget the pod (grace 0, this uid only).
           if (pod.metadata?.deletionTimestamp && !isStaticPod(pod) && this.options.api) {
             await this.options.api.deletePodNow(pod.metadata.namespace ?? 'default', pod.metadata.name ?? '', uid);
+          }
+          // A static pod that left its manifest directory takes its mirror pod with it.
+          const mirrorUid = pod.metadata?.annotations?.[mirrorUidAnnotation];
+          if (isStaticPod(pod) && mirrorUid && this.options.api) {
+            await this.options.api.deletePodNow(pod.metadata?.namespace ?? 'default', pod.metadata?.name ?? '', mirrorUid);
           }
           log.info('pod terminated');
           if (worker.removed) this.workers.delete(uid);

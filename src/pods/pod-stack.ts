@@ -1,4 +1,4 @@
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import type { AgentConfig } from '../config/types.ts';
 import type { EventRecorder } from '../kube/event-recorder.ts';
 import type { PodApi } from '../kube/pod-api.ts';
@@ -55,14 +55,16 @@ export function createPodStack(options: {
   });
   const sources = kc ? ['file', 'api'] : ['file'];
   const manager = new PodManager({ syncer, runtime, api, log, sources });
+  const mirrors = new Map<string, V1Pod>();
   const staticSource = new StaticPodSource({
     dir: config.directories.manifests,
+    mirrors,
     nodeName: config.nodeName,
     api,
     log,
     onPods: (pods) => manager.setPods('file', pods, (p) => p.metadata?.annotations?.['kubernetes.io/config.source'] === 'file'),
   });
-  const apiSource = kc ? apiPodSource({ kc, nodeName: config.nodeName, manager, log }) : undefined;
+  const apiSource = kc ? apiPodSource({ kc, nodeName: config.nodeName, manager, mirrors, log }) : undefined;
 
   return {
     manager,

@@ -36,7 +36,16 @@ export function staticPodFromManifest(text: string, file: string, nodeName: stri
 }
 
 export class StaticPodSource {
-  private readonly options: { dir: string; nodeName: string; api: PodApi | undefined; log: Logger; onPods: (pods: V1Pod[]) => void; periodMs?: number };
+  private readonly options: {
+    dir: string;
+    nodeName: string;
+    api: PodApi | undefined;
+    /** Mirror pods on the apiserver by "namespace/name", kept current by the apiserver pod watch. */
+    mirrors: ReadonlyMap<string, V1Pod>;
+    log: Logger;
+    onPods: (pods: V1Pod[]) => void;
+    periodMs?: number;
+  };
   private readonly complaints = new Map<string, string>();
   private readonly mirrors = new Map<string, string>();
 
@@ -88,7 +97,8 @@ export class StaticPodSource {
     const name = pod.metadata?.name ?? '';
     const hash = pod.metadata?.uid ?? '';
     try {
-      let mirror = await api.getPod(namespace, name);
+      // Found through the pod watch: the Node authorizer lets a node read only pods bound to it.
+      let mirror = this.options.mirrors.get(`${namespace}/${name}`);
       if (mirror && mirror.metadata?.annotations?.[mirrorAnnotation] !== hash) {
         await api.deletePodNow(namespace, name, mirror.metadata?.uid ?? '');
         mirror = undefined;
@@ -107,8 +117,14 @@ export class StaticPodSource {
           spec: pod.spec!,
         };
         if (!body.metadata!.ownerReferences![0]!.uid) delete body.metadata!.ownerReferences;
-        mirror = await api.createPod(namespace, body);
-        log.info({ pod: `${namespace}/${name}` }, 'mirror pod created');
+        try {
+          mirror = await api.createPod(namespace, body);
+          log.info({ pod: `${namespace}/${name}` }, 'mirror pod created');
+        } catch (err) {
+          // Created by an earlier run: the watch brings it shortly.
+          if (classifyApiError(err).kind === 'alreadyExists') return;
+          throw err;
+        }
       }
       pod.metadata!.annotations = { ...(pod.metadata?.annotations ?? {}), [mirrorUidAnnotation]: mirror.metadata?.uid ?? '' };
     } catch (err) {

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Lab } from '../../src/lab/lab.ts';
 import { apply, createTestLab, eventsOf, eventually, getPod, kubectl, kubectlJson, podManifest, condition } from '../helpers/test-lab.ts';
 
@@ -22,7 +24,12 @@ describe('pods on Docker', () => {
   });
 
   afterAll(async () => {
+    const stateDir = lab?.topology.options.stateDir;
     await lab?.down();
+    // Down takes the pods the agents left running, and their mounts, with it.
+    const left = await execa('docker', ['ps', '-a', '--filter', 'label=node-agent.managed=true', '--format', '{{.Label "node-agent.root"}}']);
+    expect(left.stdout.split('\n').filter((root) => stateDir && root.startsWith(stateDir))).toEqual([]);
+    expect((await readFile('/proc/self/mountinfo', 'utf8')).includes(stateDir ?? '//')).toBe(false);
   });
 
   it('a two-container pod shares localhost and reports every status field', async () => {
@@ -96,6 +103,64 @@ describe('pods on Docker', () => {
     expect(always.status.containerStatuses[0].lastState.terminated).toMatchObject({ exitCode: 0, reason: 'Completed' });
     await kubectl(lab, ['delete', 'pod', 'never-ok', 'never-fail', 'onfailure-fail', 'onfailure-ok', 'always-ok', '--wait=false']);
   }, 120_000);
+
+  it('OOMKilled, securityContext, downward API env, and the container log in the pod log directory', async () => {
+    const node = 'worker-1';
+    await apply(lab,
+      podManifest('hog', node, { restartPolicy: 'Never', containers: [{ name: 'c', image: busybox, resources: { limits: { memory: '16Mi' } }, command: ['sh', '-c', 'x=$(head -c 60000000 /dev/zero | tr "\\0" a); echo ${#x}'] }] }),
+      podManifest('identity', node, {
+        restartPolicy: 'Never',
+        securityContext: { runAsUser: 1000, runAsGroup: 3000 },
+        containers: [{
+          name: 'c', image: busybox, command: ['sh', '-c', 'echo "$(id -u):$(id -g):$POD_NAME:$HOST_IP:$MEM"; touch /ro 2>/dev/null || echo read-only'],
+          securityContext: { readOnlyRootFilesystem: true },
+          resources: { limits: { memory: '32Mi' } },
+          env: [
+            { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+            { name: 'HOST_IP', valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } },
+            { name: 'MEM', valueFrom: { resourceFieldRef: { resource: 'limits.memory', divisor: '1Mi' } } },
+          ],
+        }],
+      }),
+    );
+    const hog = await eventually('hog Failed', 60_000, async () => {
+      const p = await getPod(lab, 'hog');
+      return p.status.phase === 'Failed' ? p : undefined;
+    });
+    expect(hog.status.containerStatuses[0].state.terminated).toMatchObject({ exitCode: 137, reason: 'OOMKilled' });
+    const identity = await eventually('identity Succeeded', 60_000, async () => {
+      const p = await getPod(lab, 'identity');
+      return p.status.phase === 'Succeeded' ? p : undefined;
+    });
+    const worker = lab.worker(node);
+    const logDir = join(worker.dir, 'pod-logs', `default_identity_${identity.metadata.uid}`);
+    const text = await readFile(join(logDir, 'c', '0.log'), 'utf8');
+    const lines = text.trim().split('\n').map((l) => JSON.parse(l).log.trim());
+    expect(lines).toEqual([`1000:3000:identity:${worker.ip}:32`, 'read-only']);
+    await kubectl(lab, ['delete', 'pod', 'hog', 'identity', '--wait=false']);
+  }, 90_000);
+
+  it('runs a static pod from the worker\'s manifest directory and mirrors it to the apiserver', async () => {
+    const worker = lab.worker('worker-2');
+    await mkdir(join(worker.dir, 'manifests'), { recursive: true });
+    await writeFile(join(worker.dir, 'manifests', 'static-web.yaml'), `apiVersion: v1\nkind: Pod\nmetadata: {name: static-web, labels: {tier: static}}\nspec:\n  terminationGracePeriodSeconds: 2\n  containers: [{name: web, image: "${busybox}", command: [sleep, "3600"]}]\n`);
+    const mirror = await eventually('the mirror pod Running', 60_000, async () => {
+      const r = await kubectl(lab, ['get', 'pod', 'static-web-worker-2', '-o', 'json'], { reject: false });
+      const p = r.exitCode === 0 ? JSON.parse(r.stdout) : undefined;
+      return p?.status?.phase === 'Running' ? p : undefined;
+    });
+    expect(mirror.metadata.annotations['kubernetes.io/config.mirror']).toMatch(/^[0-9a-f]{32}$/);
+    expect(mirror.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'Node', name: 'worker-2' })]);
+    expect(mirror.spec.nodeName).toBe('worker-2');
+    expect(mirror.status.containerStatuses[0]).toMatchObject({ name: 'web', ready: true, restartCount: 0 });
+    // Removing the manifest removes the pod and its mirror.
+    await rm(join(worker.dir, 'manifests', 'static-web.yaml'));
+    await eventually('the static pod and its mirror gone', 40_000, async () => {
+      const r = await execa('docker', ['ps', '-q', '--filter', 'label=io.kubernetes.pod.name=static-web-worker-2']);
+      const m = await kubectl(lab, ['get', 'pod', 'static-web-worker-2'], { reject: false });
+      return r.stdout.trim() === '' && m.exitCode !== 0;
+    });
+  }, 90_000);
 
   it('CrashLoopBackOff waits 10 s, 20 s, 40 s between restarts, with BackOff events', async () => {
     await apply(lab, podManifest('crasher', 'worker-2', { containers: [{ name: 'c', image: busybox, command: ['sh', '-c', 'exit 1'] }] }));

@@ -222,14 +222,12 @@ export class DockerRuntime implements Runtime {
     } catch (err) {
       throw this.failure(err, ErrorCode.ContainerCreate, `creating container ${config.name}`);
     }
-    // The pod's log directory holds a link to Docker's log file, as dockershim arranged it.
-    const info = await this.inspect(id);
-    if (info.LogPath) {
-      const link = join(sandbox.logDirectory, config.logPath);
-      await mkdir(dirname(link), { recursive: true });
-      await unlink(link).catch(() => undefined);
-      await symlink(info.LogPath, link).catch(() => undefined);
-    }
+    // The pod's log directory holds a link to Docker's log file, as dockershim arranged it. Docker
+    // reports LogPath only once the container has started, but the path is fixed by its id.
+    const link = join(sandbox.logDirectory, config.logPath);
+    await mkdir(dirname(link), { recursive: true });
+    await unlink(link).catch(() => undefined);
+    await symlink(join(await this.dockerRoot(), 'containers', id, `${id}-json.log`), link);
     return id;
   }
 
@@ -389,6 +387,14 @@ export class DockerRuntime implements Runtime {
   }
 
   // --- helpers
+
+  private root: string | undefined;
+
+  /** Docker's data root (where it keeps container logs), asked once. */
+  private async dockerRoot(): Promise<string> {
+    this.root ??= ((await this.docker.info()) as { DockerRootDir?: string }).DockerRootDir ?? '/var/lib/docker';
+    return this.root;
+  }
 
   private labels(labels: Record<string, string>, annotations: Record<string, string>): Record<string, string> {
     const out: Record<string, string> = { ...labels };
