@@ -146,8 +146,40 @@ describe('pod lifecycle', () => {
     expect(Date.now() - restartedAt).toBeLessThan(15_000);
     const docker = await execa('docker', ['ps', '-q', '--filter', `label=node-agent.node=worker-1`, '--filter', 'label=io.kubernetes.docker.type=container']);
     for (const id of Object.values(ids)) expect(docker.stdout).toContain(String(id).replace('docker://', '').slice(0, 12));
+    // A container that dies behind the agent's back is noticed by the relist and restarted.
+    await execa('docker', ['kill', String(ids['steady-0']).replace('docker://', '')]);
+    const restarted = await eventually('steady-0 restarted after docker kill', 20_000, async () => {
+      const p = await getPod(lab, 'steady-0');
+      return p.status.containerStatuses[0].restartCount === 1 && p.status.containerStatuses[0].state.running ? p : undefined;
+    });
+    expect(restarted.status.containerStatuses[0].lastState.terminated).toMatchObject({ exitCode: 137 });
     await kubectl(lab, ['delete', 'pod', ...names, '--wait=false']);
   }, 150_000);
+
+  it('a pod reaches the apiserver with its projected service account token', async () => {
+    // Pod networking arrives later; a host-network pod reaches the control plane over the lab's bridge.
+    await kubectl(lab, ['create', 'rolebinding', 'default-view', '--clusterrole=view', '--serviceaccount=default:default']);
+    const url = `${lab.topology.apiserverURL}/api/v1/namespaces/default/configmaps`;
+    await apply(lab, podManifest('sa-client', 'worker-1', {
+      hostNetwork: true,
+      restartPolicy: 'Never',
+      containers: [{
+        name: 'c', image: busybox,
+        command: ['sh', '-c', `cd /var/run/secrets/kubernetes.io/serviceaccount && cat namespace && echo && test -s ca.crt && echo ca-ok && wget -q -O- --no-check-certificate --header "Authorization: Bearer $(cat token)" ${url}`],
+      }],
+    }));
+    const pod = await eventually('sa-client Succeeded', 60_000, async () => {
+      const p = await getPod(lab, 'sa-client');
+      return p.status.phase === 'Succeeded' || p.status.phase === 'Failed' ? p : undefined;
+    });
+    const id = pod.status.containerStatuses[0].containerID.replace('docker://', '');
+    const out = (await execa('docker', ['logs', id])).stdout.split('\n');
+    expect(out[0]).toBe('default');
+    expect(out[1]).toBe('ca-ok');
+    expect(JSON.parse(out.slice(2).join('\n')).kind).toBe('ConfigMapList');
+    expect(pod.status.phase).toBe('Succeeded');
+    await kubectl(lab, ['delete', 'pod', 'sa-client', '--wait=false']);
+  }, 90_000);
 
   it('runs static pods from a manifest directory with no apiserver at all', async () => {
     const dir = join(hostDir, 'standalone');
