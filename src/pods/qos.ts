@@ -1,3 +1,4 @@
+import { parseQuantity } from '../util/quantity.ts';
 import type { V1Pod } from '@kubernetes/client-node';
 
 export type QosClass = 'Guaranteed' | 'Burstable' | 'BestEffort';
@@ -30,14 +31,7 @@ function sameQuantity(a: string, b: string): boolean {
   return parseResource(a) === parseResource(b);
 }
 
-/** Parses a cpu or memory quantity to a number (cores or bytes); good enough to compare and convert. */
+/** Parses a cpu or memory quantity to a number (cores or bytes); NaN when malformed. */
 export function parseResource(text: string): number {
-  const match = /^([0-9.]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/.exec(String(text).trim());
-  if (!match) return Number.NaN;
-  const value = Number(match[1]);
-  const factor: Record<string, number> = {
-    m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
-    Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
-  };
-  return value * (match[2] ? factor[match[2]] ?? Number.NaN : 1);
+  return parseQuantity(String(text)) ?? Number.NaN;
 }

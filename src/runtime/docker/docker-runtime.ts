@@ -135,14 +135,15 @@ export class DockerRuntime implements Runtime {
   }
 
   async listSandboxes(filter: ListFilter = {}): Promise<SandboxStatus[]> {
-    const list = await this.list({ ...filter.labels, [Labels.type]: 'podsandbox' });
-    const out: SandboxStatus[] = [];
+    return this.inspectEach(await this.list({ ...filter.labels, [Labels.type]: 'podsandbox' }), (info) => this.toSandbox(info));
+  }
+
+  /** Inspects each listed object, skipping those removed between the list and the inspect. */
+  private async inspectEach<T>(list: Docker.ContainerInfo[], map: (info: Docker.ContainerInspectInfo) => T): Promise<T[]> {
+    const out: T[] = [];
     for (const c of list) {
-      try {
-        out.push(this.toSandbox(await this.inspect(c.Id)));
-      } catch {
-        // removed between the list and the inspect
-      }
+      const info = await this.inspect(c.Id).catch(() => undefined);
+      if (info) out.push(map(info));
     }
     return out;
   }
@@ -270,16 +271,7 @@ export class DockerRuntime implements Runtime {
   async listContainers(filter: ListFilter = {}): Promise<ContainerStatus[]> {
     const labels: Record<string, string> = { ...filter.labels, [Labels.type]: 'container' };
     if (filter.sandboxId) labels[Labels.sandboxId] = filter.sandboxId;
-    const list = await this.list(labels);
-    const out: ContainerStatus[] = [];
-    for (const c of list) {
-      try {
-        out.push(this.toContainer(await this.inspect(c.Id)));
-      } catch {
-        // removed between the list and the inspect
-      }
-    }
-    return out;
+    return this.inspectEach(await this.list(labels), (info) => this.toContainer(info));
   }
 
   private toContainer(info: Docker.ContainerInspectInfo): ContainerStatus {
