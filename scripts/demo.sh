@@ -39,6 +39,28 @@ echo
 echo "== node report"
 kubectl get nodes -o custom-columns='NODE:.metadata.name,IP:.status.addresses[?(@.type=="InternalIP")].address,POD-CIDR:.spec.podCIDR,READY:.status.conditions[?(@.type=="Ready")].reason,MEMORY:.status.conditions[?(@.type=="MemoryPressure")].reason,DISK:.status.conditions[?(@.type=="DiskPressure")].reason,PID:.status.conditions[?(@.type=="PIDPressure")].reason,RUNTIME:.status.nodeInfo.containerRuntimeVersion,AGENT:.status.nodeInfo.kubeletVersion'
 echo
+echo "== a pod on each worker (two containers sharing localhost), run by node-agent on Docker"
+for i in $(seq "$nodes"); do
+  kubectl apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: hello-$i, labels: {app: hello}}
+spec:
+  nodeName: worker-$i
+  terminationGracePeriodSeconds: 2
+  containers:
+  - {name: server, image: localhost/busybox:1, command: [sh, -c, "mkdir -p /www && echo hello from worker-$i > /www/index.html && exec httpd -f -p 127.0.0.1:8080 -h /www"]}
+  - {name: client, image: localhost/busybox:1, command: [sh, -c, "while true; do wget -qO- http://127.0.0.1:8080/; sleep 5; done"]}
+YAML
+done
+kubectl wait --for=condition=Ready pod -l app=hello --timeout=120s >/dev/null
+kubectl get pods -o wide
+sleep 1
+for i in $(seq "$nodes"); do
+  echo "worker-$i client saw: $(docker logs "$(docker ps -q --filter label=io.kubernetes.pod.name=hello-$i --filter label=io.kubernetes.container.name=client | head -1)" 2>&1 | tail -1)"
+done
+
+echo
 echo "== events"
 kubectl get events -n default --field-selector involvedObject.kind=Node --sort-by=.lastTimestamp | tail -n 12
 
