@@ -43,6 +43,22 @@ export function cstring(value: string): Buffer {
   return Buffer.from(`${value}\0`, 'utf8');
 }
 
+/**
+ * The reverse of `attr`: splits a run of attributes as the kernel sends them into type -> payload.
+ * The top two bits of the type (NLA_F_NESTED, NLA_F_NET_BYTEORDER) are flags, not part of it.
+ */
+export function parseAttrs(buf: Buffer): Map<number, Buffer> {
+  const out = new Map<number, Buffer>();
+  let offset = 0;
+  while (offset + 4 <= buf.length) {
+    const length = buf.readUInt16LE(offset);
+    if (length < 4 || offset + length > buf.length) break;
+    out.set(buf.readUInt16LE(offset + 2) & 0x3fff, buf.subarray(offset + 4, offset + length));
+    offset += Math.ceil(length / ALIGN) * ALIGN;
+  }
+  return out;
+}
+
 /** struct ifinfomsg: family, pad, type, index, flags, change (16 bytes). */
 export function ifinfomsg(index = 0): Buffer {
   const b = Buffer.alloc(16);

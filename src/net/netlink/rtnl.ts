@@ -1,6 +1,6 @@
-import { createRtNetlink, FlagsNew, type RtNetlinkSocket } from 'netlink';
+import { createRtNetlink, FlagsNew, rt, type RtNetlinkSocket } from 'netlink';
 import { formatIpv4, parseIpv4 } from '../../util/cidr.ts';
-import { be16, cstring, ifinfomsg, IFLA, IFLA_INFO, IFLA_VXLAN, attr, nested, u32, u8, VETH_INFO_PEER } from './nla.ts';
+import { be16, cstring, ifinfomsg, IFLA, IFLA_INFO, IFLA_VXLAN, attr, nested, parseAttrs, u32, u8, VETH_INFO_PEER } from './nla.ts';
 
 /**
  * The host-side kernel network state the agent and the CNI plugin change, behind our own small
@@ -52,6 +52,16 @@ export interface VxlanSpec {
   underlayIndex: number;
   mtu: number;
   mac: string;
+}
+
+/** What an existing VXLAN device was created with, read back from the kernel (IFLA_LINKINFO). */
+export interface VxlanInfo {
+  vni: number;
+  port: number;
+  localIp: string | undefined;
+  /** 0 when the device has no underlay link set. */
+  underlayIndex: number;
+  learning: boolean;
 }
 
 const AF_INET = 2;
@@ -188,6 +198,29 @@ export class Rtnl {
     );
   }
 
+  /** The VXLAN settings of the link `name`; undefined when there is no such link or it is not VXLAN. */
+  async vxlanInfo(name: string): Promise<VxlanInfo | undefined> {
+    let msgs;
+    try {
+      msgs = await this.sock.getLink({}, { ifname: name });
+    } catch (err) {
+      if (netlinkErrno(err) === 'ENODEV') return undefined;
+      throw err;
+    }
+    const linkinfo = msgs[0]?.attrs.linkinfo;
+    if (!linkinfo) return undefined;
+    const info = parseAttrs(linkinfo);
+    if (info.get(IFLA_INFO.KIND)?.toString('utf8').replace(/\0+$/, '') !== 'vxlan') return undefined;
+    const data = parseAttrs(info.get(IFLA_INFO.DATA) ?? Buffer.alloc(0));
+    return {
+      vni: data.get(IFLA_VXLAN.ID)?.readUInt32LE(0) ?? 0,
+      port: data.get(IFLA_VXLAN.PORT)?.readUInt16BE(0) ?? 0,
+      localIp: ipFromBuffer(data.get(IFLA_VXLAN.LOCAL)),
+      underlayIndex: data.get(IFLA_VXLAN.LINK)?.readUInt32LE(0) ?? 0,
+      learning: (data.get(IFLA_VXLAN.LEARNING)?.readUInt8(0) ?? 1) !== 0,
+    };
+  }
+
   async setUp(index: number): Promise<void> {
     await this.sock.setLink({ index, flags: { up: true }, change: { up: true } });
   }
@@ -243,7 +276,8 @@ export class Rtnl {
         dstLen: m.data.dstLen ?? 0,
         gateway: ipFromBuffer(m.attrs.gateway),
         oif: m.attrs.oif ?? 0,
-        protocol: Number(m.data.protocol ?? 0),
+        // The package names the protocols it knows ("KERNEL", "STATIC"); others stay numbers.
+        protocol: typeof m.data.protocol === 'string' ? rt.RouteProtocol[m.data.protocol] : (m.data.protocol ?? 0),
         onlink: ((m.data.flags?.__unknown ?? 0) & RTNH_F_ONLINK) !== 0,
       }));
   }
@@ -268,7 +302,8 @@ export class Rtnl {
   async deleteRoute(route: { dst: string; dstLen: number }): Promise<void> {
     try {
       await this.sock.delRoute(
-        { family: AF_INET, dstLen: route.dstLen, table: RT_TABLE_MAIN },
+        // The protocol makes the kernel match only our route to this prefix, never someone else's.
+        { family: AF_INET, dstLen: route.dstLen, table: RT_TABLE_MAIN, protocol: ROUTE_PROTOCOL_NODE_AGENT as never },
         { dst: ipBuffer(route.dst) },
       );
     } catch (err) {

@@ -1,0 +1,153 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import type { Rtnl } from './netlink/rtnl.ts';
+import { describeAction, diffPeers, planPeers, type DeviceIndexes, type Mode, type NodeNet, type PeerAction, type SkippedPeer } from './peer-plan.ts';
+import { ensureVxlanDevice, findUnderlay, VXLAN_DEFAULTS, type VxlanDevice, type VxlanDeviceOptions } from './vxlan-device.ts';
+
+/**
+ * Keeps the local kernel's routes (and, in vxlan mode, the VXLAN device with its neighbour and FDB
+ * entries) in line with the list of peer nodes. Level-triggered: every sync reads what the kernel
+ * holds and changes only what differs, so it is a no-op when nothing changed and it repairs
+ * entries someone deleted or altered since the last call. Holds no state about the kernel between
+ * calls; the Rtnl (and so the network namespace) belongs to the caller.
+ */
+
+export interface PeerLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface PeerSyncSummary {
+  added: number;
+  replaced: number;
+  removed: number;
+  /** Changes the kernel refused (each logged), plus later changes for the same peer not attempted. */
+  failed: number;
+  /** Peers not programmed, with why: from the plan (missing data, overlaps) and from the diff (conflicting routes). */
+  skipped: SkippedPeer[];
+  /** The actions carried out or attempted, in order, as one line each. */
+  actions: string[];
+  /** vxlan mode: the device's MAC, for the Node annotation peers read. */
+  vtepMac: string | undefined;
+  /** vxlan mode: what was changed on the device itself. */
+  deviceChanges: string[];
+  durationMs: number;
+}
+
+export class PeerProgrammer {
+  private readonly rtnl: Rtnl;
+  private readonly mode: Mode;
+  private readonly local: NodeNet;
+  private readonly log: PeerLogger;
+  private readonly vxlan: VxlanDeviceOptions;
+  /** The last reported skip list, so a peer that stays skipped is logged once, not every sync. */
+  private lastSkipped = '';
+
+  constructor(rtnl: Rtnl, mode: Mode, local: NodeNet, log: PeerLogger, vxlan: VxlanDeviceOptions) {
+    this.rtnl = rtnl;
+    this.mode = mode;
+    this.local = local;
+    this.log = log;
+    this.vxlan = vxlan;
+  }
+
+  /**
+   * vxlan mode: makes the device right and returns it, so the caller can publish its MAC before
+   * any peer is known. host-gw mode: undefined.
+   */
+  async ensureDevice(): Promise<VxlanDevice | undefined> {
+    if (this.mode !== 'vxlan') return undefined;
+    const plan = planPeers(this.mode, this.local, []);
+    if (!plan.vxlanAddress) throw new Error('vxlan plan without a device address');
+    const device = await ensureVxlanDevice(this.rtnl, { ...this.vxlan, nodeIP: this.local.nodeIP, address: plan.vxlanAddress });
+    if (device.changes.length > 0) this.log.info({ device: device.name, changes: device.changes, mac: device.mac }, 'VXLAN device updated');
+    return device;
+  }
+
+  async sync(peers: readonly NodeNet[]): Promise<PeerSyncSummary> {
+    const started = performance.now();
+    const plan = planPeers(this.mode, this.local, peers);
+
+    let devices: DeviceIndexes;
+    let device: VxlanDevice | undefined;
+    if (this.mode === 'vxlan') {
+      device = await this.ensureDevice();
+      if (!device) throw new Error('vxlan mode without a device');
+      devices = { underlay: device.underlay.index, vxlan: device.index };
+    } else {
+      // A VXLAN device left from an earlier vxlan-mode run still has our entries; reading them
+      // lets the diff remove them along with the routes that used them.
+      const leftover = await this.rtnl.linkByName(this.vxlan.name ?? VXLAN_DEFAULTS.name);
+      devices = { underlay: (await findUnderlay(this.rtnl, this.local.nodeIP)).index, vxlan: leftover?.index };
+    }
+
+    const current = {
+      routes: await this.rtnl.routes(),
+      neighbours: devices.vxlan === undefined ? [] : await this.rtnl.neighbours(devices.vxlan),
+      fdb: devices.vxlan === undefined ? [] : await this.rtnl.fdb(devices.vxlan),
+    };
+    const diff = diffPeers(plan, current, devices);
+    const skipped = [...plan.skipped, ...diff.conflicts];
+    const skippedKey = JSON.stringify(skipped);
+    if (skippedKey !== this.lastSkipped) {
+      if (skipped.length > 0) this.log.warn({ skipped }, 'some peers are not programmed');
+      this.lastSkipped = skippedKey;
+    }
+
+    const summary: PeerSyncSummary = {
+      added: 0, replaced: 0, removed: 0, failed: 0, skipped, actions: [],
+      vtepMac: device?.mac, deviceChanges: device?.changes ?? [], durationMs: 0,
+    };
+    // Changes for one peer build on each other (FDB, then neighbour, then route): once one of
+    // them fails, the rest of that peer's are not attempted, so no route is left without its
+    // next hop. The next sync tries again.
+    const failedPeers = new Set<string>();
+    for (const action of diff.actions) {
+      const line = describeAction(action);
+      summary.actions.push(line);
+      const peer = action.op === 'remove' ? undefined : action.peer;
+      if (peer !== undefined && failedPeers.has(peer)) {
+        summary.failed++;
+        continue;
+      }
+      try {
+        await this.apply(action, devices);
+      } catch (err) {
+        summary.failed++;
+        if (peer !== undefined) failedPeers.add(peer);
+        this.log.warn({ err: err instanceof Error ? err.message : String(err), peer }, `peer network change failed: ${line}`);
+        continue;
+      }
+      if (action.op === 'add') summary.added++;
+      else if (action.op === 'replace') summary.replaced++;
+      else summary.removed++;
+      this.log.info({ peer }, `peer network: ${line}`);
+    }
+    summary.durationMs = Math.round((performance.now() - started) * 10) / 10;
+    return summary;
+  }
+
+  private async apply(a: PeerAction, devices: DeviceIndexes): Promise<void> {
+    if (a.kind === 'route') {
+      if (a.op === 'remove') await this.rtnl.deleteRoute(a);
+      else await this.rtnl.replaceRoute(a);
+      return;
+    }
+    const vxlan = devices.vxlan;
+    if (vxlan === undefined) throw new Error(`no VXLAN device for: ${describeAction(a)}`);
+    if (a.kind === 'neighbour') {
+      if (a.op === 'remove') await this.rtnl.deleteNeighbour(vxlan, a.ip);
+      else await this.rtnl.replaceNeighbour(vxlan, a.ip, a.mac);
+    } else if (a.op === 'remove') await this.rtnl.deleteFdb(vxlan, a.mac, a.dst);
+    else await this.rtnl.replaceFdb(vxlan, a.mac, a.dst);
+  }
+}
+
+/**
+ * Lets the node forward between its pod bridge and the underlay or tunnel. The sysctl belongs to
+ * the network namespace of the process that opens the file, as the rtnetlink socket does.
+ */
+export async function enableIpForward(path = '/proc/sys/net/ipv4/ip_forward'): Promise<boolean> {
+  if ((await readFile(path, 'utf8')).trim() === '1') return false;
+  await writeFile(path, '1\n');
+  return true;
+}
