@@ -16,6 +16,9 @@ import { createRuntime } from './runtime/create-runtime.ts';
 import { formatRuntimeVersion } from './runtime/types.ts';
 import { describeError } from './errors.ts';
 import { agentVersion } from './version.ts';
+import { NodeNetwork, VTEP_MAC_ANNOTATION } from './net/node-network.ts';
+import { InProcessCniNetwork, initialNetConf } from './net/pod-network.ts';
+import { sleep } from './util/sleep.ts';
 
 /**
  * The agent's main loop: wires the parts together and runs them until `signal` aborts. Throws
@@ -23,7 +26,10 @@ import { agentVersion } from './version.ts';
  * Pods keep running when the agent stops, as with the kubelet: a restarted agent adopts them.
  */
 export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSignal): Promise<void> {
-  const runtime = createRuntime(config.runtime, config.nodeName, config.directories.root);
+  // Pod networking: the CNI plugin's code in-process for the Docker backend (as dockershim did).
+  const podNetwork = config.network.mode === 'none' ? undefined : new InProcessCniNetwork(initialNetConf(config));
+  await podNetwork?.load();
+  const runtime = createRuntime(config.runtime, config.nodeName, config.directories.root, podNetwork);
   const machine = await readMachineInfo();
   let runtimeName = config.runtime.type;
   try {
@@ -35,10 +41,24 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
   }
 
   const stats: Record<string, unknown> = { node: config.nodeName, version: agentVersion, standalone: config.standalone };
+  const nodeNetwork = podNetwork ? new NodeNetwork({ config, log, pods: podNetwork }) : undefined;
+  if (nodeNetwork) stats['network'] = nodeNetwork.stats;
+  /** Sets the node's pod network up for a CIDR; failures are logged and retried at the next change or resync. */
+  const configureNetwork = async (podCIDR: string | undefined): Promise<void> => {
+    if (!nodeNetwork || !podCIDR) return;
+    try {
+      await nodeNetwork.configure(podCIDR);
+      const released = await runtime.collectNetwork?.();
+      if (released) log.info({ released }, 'released addresses of sandboxes that are gone (CNI GC)');
+    } catch (err) {
+      log.error({ podCIDR, err: describeError(err) }, 'pod network set-up failed; pods cannot get an IP until it succeeds');
+    }
+  };
   const healthz = await startHealthz({ ...config.healthz, statusz: () => stats, log });
   try {
     if (config.standalone || config.kubeconfig === undefined) {
       log.info({ manifests: config.directories.manifests }, 'standalone mode: no apiserver; running static pods only');
+      await configureNetwork(config.podCIDR);
       const pods = createPodStack({ config, runtime, runtimeName, kc: undefined, api: undefined, events: nullRecorder, nodeAllocatable: () => ({ cpu: String(machine.cpuCores), memory: String(machine.memoryBytes) }), log });
       Object.assign(stats, { pods: pods.stats });
       await pods.run(signal);
@@ -83,12 +103,19 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
     pods.staticSource.setNodeUid(registered.metadata?.uid ?? '');
     const core = kc.makeApiClient(CoreV1Api);
     let podCIDR = registered.spec?.podCIDR ?? config.podCIDR;
+    if (nodeNetwork) {
+      nodeNetwork.publishVtepMac = async (mac) => {
+        await api.patchNode(config.nodeName, { metadata: { annotations: { [VTEP_MAC_ANNOTATION]: mac } } });
+      };
+    }
+    await configureNetwork(podCIDR);
     const onNode = (node: V1Node): void => {
       status.observe(node);
       const assigned = node.spec?.podCIDR;
       if (assigned && assigned !== podCIDR) {
         log.info({ podCIDR: assigned, previous: podCIDR }, 'pod CIDR assigned to this node');
         podCIDR = assigned;
+        void configureNetwork(assigned);
       }
       stats['podCIDR'] = podCIDR;
     };
@@ -109,9 +136,43 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
       },
       log,
     });
+    // Every Node, for the routes (or tunnels) to the other nodes' pod CIDRs.
+    const peers = new Map<string, V1Node>();
+    const peerWatch = nodeNetwork
+      ? new Reflector<V1Node>({
+          kc,
+          path: '/api/v1/nodes',
+          list: async () => {
+            const list = await core.listNode();
+            return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
+          },
+          handlers: {
+            onSync: (items) => {
+              peers.clear();
+              for (const n of items) peers.set(n.metadata?.name ?? '', n);
+              nodeNetwork.setPeers([...peers.values()]);
+            },
+            onEvent: (type, node) => {
+              if (type === 'DELETED') peers.delete(node.metadata?.name ?? '');
+              else peers.set(node.metadata?.name ?? '', node);
+              nodeNetwork.setPeers([...peers.values()]);
+            },
+          },
+          log,
+        })
+      : undefined;
+    // Entries deleted behind the agent's back come back at the next resync.
+    const resync = async (): Promise<void> => {
+      while (!signal.aborted) {
+        await sleep(10_000, signal);
+        if (!signal.aborted) nodeNetwork?.kick();
+      }
+    };
     Object.assign(stats, { podCIDR, statusUpdates: status.stats, lease: lease.stats, nodeWatch: nodeWatch.stats, pods: pods.stats });
-    await Promise.all([status.run(signal), lease.run(signal), nodeWatch.run(signal), pods.run(signal)]);
+    await Promise.all([status.run(signal), lease.run(signal), nodeWatch.run(signal), pods.run(signal), peerWatch?.run(signal), resync()]);
   } finally {
+    nodeNetwork?.close();
+    podNetwork?.close();
     healthz?.close();
     await runtime.close();
   }

@@ -22,6 +22,7 @@ export const ErrorCode = {
   ImageNeverPull: 'ERR_IMAGE_NEVER_PULL', // ErrImageNeverPull
   VolumeMount: 'ERR_VOLUME_MOUNT', // FailedMount
   ConfigReference: 'ERR_CONFIG_REFERENCE', // CreateContainerConfigError
+  NetworkSetUp: 'ERR_NETWORK_SETUP', // FailedCreatePodSandBox (network)
   NotImplemented: 'ERR_NOT_IMPLEMENTED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -12,4 +12,9 @@ for unit in etcd kube-apiserver kube-controller-manager kube-scheduler; do
 done
 systemctl daemon-reload
 systemctl enable --now etcd kube-apiserver kube-controller-manager kube-scheduler
+# The agents read every Node for their peer routes (see the manifest for why).
+for _ in $(seq 60); do
+  kubectl --kubeconfig /vagrant/.cluster/admin.kubeconfig apply -f controlplane/rbac/node-agent.yaml && break
+  sleep 2
+done
 echo "control plane up; on the host: export KUBECONFIG=$PWD/.cluster/admin.kubeconfig"

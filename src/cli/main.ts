@@ -27,6 +27,8 @@ Flags (each overrides the same setting in the config file):
   --pod-cidr CIDR            pod CIDR when the cluster assigns none (podCIDR)
   --cluster-cidr CIDR        the whole pod network                 (clusterCIDR)
   --network MODE             host-gw | vxlan | none                (network.mode)
+  --cluster-dns IP[,IP]      cluster DNS service IPs               (clusterDNS)
+  --cluster-domain DOMAIN    cluster DNS domain, cluster.local     (clusterDomain)
   --root-dir DIR             state directory                       (directories.root)
   --pod-manifest-path DIR    static pod manifests                  (directories.manifests)
   --pod-logs-dir DIR         container logs, per pod               (directories.logs)
@@ -45,6 +47,8 @@ const flagToPath: Record<string, string> = {
   'pod-cidr': 'podCIDR',
   'cluster-cidr': 'clusterCIDR',
   network: 'network.mode',
+  'cluster-dns': 'clusterDNS',
+  'cluster-domain': 'clusterDomain',
   'root-dir': 'directories.root',
   'pod-manifest-path': 'directories.manifests',
   'pod-logs-dir': 'directories.logs',

@@ -5,6 +5,10 @@ export const configDefaults = {
   },
   runtimeRequestTimeout: '2m', // runtimeRequestTimeout
   networkMode: 'host-gw',
+  /** flannel's VXLAN port on Linux; the IANA port 4789 is left to other overlays on the node. */
+  vxlanPort: 8472,
+  clusterDomain: 'cluster.local', // clusterDomain
+  resolvConf: '/etc/resolv.conf', // resolvConf
   directories: {
     root: '/var/lib/node-agent', // --root-dir
     logs: '/var/log/pods', // podLogsDir

@@ -31,7 +31,13 @@ export interface AgentConfig {
   /** Pod CIDR to use when the control plane assigns none (and to register with, when creating the Node). */
   podCIDR: string | undefined;
   clusterCIDR: string | undefined;
-  network: { mode: NetworkMode };
+  /** mtu 0: follow the MTU of the interface holding nodeIP (minus the VXLAN overhead in vxlan mode). */
+  network: { mode: NetworkMode; mtu: number; vxlanPort: number };
+  /** Cluster DNS service IPs written into ClusterFirst pods' resolv.conf (clusterDNS). */
+  clusterDNS: string[];
+  clusterDomain: string;
+  /** The node's resolver file, used for the Default DNS policy and appended searches. */
+  resolvConf: string;
   directories: { root: string; logs: string; manifests: string; cniBin: string; cniConf: string };
   nodeLabels: Record<string, string>;
   registerWithTaints: Taint[];

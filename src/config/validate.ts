@@ -139,6 +139,21 @@ export function validateConfig(input: ConfigInput, env: { hostname?: string } = 
   }
 
   const networkMode = oneOf('network.mode', NetworkModes, configDefaults.networkMode);
+  const networkMtu = num('network.mtu', 0, 0, 65_535);
+  if (networkMtu !== 0 && networkMtu < 576) add('network.mtu', `${networkMtu} is too small`, 'leave it out (0) to follow the node interface, or use at least 576');
+  const vxlanPort = num('network.vxlanPort', configDefaults.vxlanPort, 1, 65_535);
+  const clusterDNSRaw = lookup(input, 'clusterDNS');
+  const clusterDNS: string[] = [];
+  if (clusterDNSRaw !== undefined) {
+    const list = typeof clusterDNSRaw === 'string' ? clusterDNSRaw.split(',').filter(Boolean) : clusterDNSRaw;
+    if (!Array.isArray(list) || list.some((ip) => typeof ip !== 'string' || parseIpv4(ip.trim()) === undefined)) {
+      add('clusterDNS', `${JSON.stringify(clusterDNSRaw)} is not a list of IPv4 addresses`, 'write the cluster DNS service IPs, e.g. [10.96.0.10]');
+    } else {
+      clusterDNS.push(...(list as string[]).map((ip) => ip.trim()));
+    }
+  }
+  const clusterDomain = str('clusterDomain') ?? configDefaults.clusterDomain;
+  if (!dnsSubdomain.test(clusterDomain)) add('clusterDomain', `"${clusterDomain}" is not a DNS domain`, 'use e.g. cluster.local');
 
   const dir = (key: keyof AgentConfig['directories']): string => {
     const path = `directories.${key}`;
@@ -216,7 +231,10 @@ export function validateConfig(input: ConfigInput, env: { hostname?: string } = 
     runtime: { type: runtimeType, endpoint, requestTimeoutMs },
     podCIDR,
     clusterCIDR,
-    network: { mode: networkMode },
+    network: { mode: networkMode, mtu: networkMtu, vxlanPort },
+    clusterDNS,
+    clusterDomain,
+    resolvConf: str('resolvConf') ?? configDefaults.resolvConf,
     directories,
     nodeLabels,
     registerWithTaints,
@@ -237,7 +255,7 @@ export function validateConfig(input: ConfigInput, env: { hostname?: string } = 
   'nodeName', 'nodeIP', 'hostname', 'kubeconfig', 'standalone', 'runtime', 'podCIDR', 'clusterCIDR', 'network',
   'directories', 'nodeLabels', 'registerWithTaints', 'maxPods', 'port', 'healthzBindAddress', 'healthzPort',
   'nodeStatusUpdateFrequency', 'nodeStatusReportFrequency', 'nodeLeaseDurationSeconds', 'evictionHard',
-  'systemReserved', 'log',
+  'systemReserved', 'log', 'clusterDNS', 'clusterDomain', 'resolvConf',
 ];
 
 /** Reads "a.b.c" from nested objects; undefined when any step is missing. */

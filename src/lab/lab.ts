@@ -88,6 +88,7 @@ export class Lab {
       state.components[component] = pid;
     });
     await this.writeState(state);
+    await this.applyClusterRbac();
 
     for (const worker of topology.workers) {
       await this.prepareWorker(worker);
@@ -95,6 +96,19 @@ export class Lab {
       this.log(`${worker.name}: ${worker.ip}, node-agent pid ${state.agents[worker.name]}`);
     }
     await this.writeState(state);
+  }
+
+  /** The agents' own RBAC (reading all Nodes for peer routes); retried while RBAC bootstraps. */
+  private async applyClusterRbac(): Promise<void> {
+    const manifest = join(repoRoot, 'controlplane/rbac/node-agent.yaml');
+    let last = '';
+    for (let attempt = 0; attempt < 30; attempt++) {
+      const result = await execa('kubectl', ['--kubeconfig', this.adminKubeconfig, 'apply', '-f', manifest], { reject: false });
+      if (result.exitCode === 0) return;
+      last = result.stderr;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    throw new Error(`applying ${manifest} failed: ${last}`);
   }
 
   /** Stops everything the lab made; safe to call when nothing is up, twice, or after a crash. */

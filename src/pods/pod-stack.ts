@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import type { AgentConfig } from '../config/types.ts';
 import type { EventRecorder } from '../kube/event-recorder.ts';
@@ -10,6 +11,16 @@ import { PodManager } from './pod-manager.ts';
 import { PodStatusSync } from './pod-status-sync.ts';
 import { PodSyncer } from './pod-worker.ts';
 import { StaticPodSource } from './static-source.ts';
+import { parseResolvConf } from './dns-config.ts';
+
+/** The node's resolver and hosts files, read once at start; missing files mean empty settings. */
+function readOptional(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
 
 /**
  * Everything that runs pods, assembled: volumes, the syncer, the workers, the status writer and
@@ -51,6 +62,12 @@ export function createPodStack(options: {
     nodeIP: config.nodeIP,
     logsDir: config.directories.logs,
     nodeAllocatable: options.nodeAllocatable,
+    rootDir: config.directories.root,
+    dns: {
+      cluster: { servers: config.clusterDNS, domain: config.clusterDomain },
+      host: parseResolvConf(readOptional(config.resolvConf)),
+      nodeHosts: readOptional('/etc/hosts'),
+    },
     log,
   });
   const sources = kc ? ['file', 'api'] : ['file'];

@@ -1,10 +1,13 @@
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
-import { join } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { describeError } from '../errors.ts';
 import type { EventRecorder, ObjectRef } from '../kube/event-recorder.ts';
 import type { PodApi } from '../kube/pod-api.ts';
 import type { Logger } from '../log/logger.ts';
-import type { Runtime, SandboxConfig } from '../runtime/types.ts';
+import type { Mount, Runtime, SandboxConfig } from '../runtime/types.ts';
+import { type ClusterDns, type DnsConfig, podDnsConfig } from './dns-config.ts';
+import { managedHostsFile } from './etc-hosts.ts';
 import { buildContainerConfig, containerMounts, podLabels } from './container-config.ts';
 import { CrashBackoff } from './crash-backoff.ts';
 import { envReferences, resolveEnv } from './env.ts';
@@ -33,6 +36,10 @@ export interface PodSyncDeps {
   nodeIP: string;
   logsDir: string;
   nodeAllocatable: () => { cpu: string; memory: string };
+  /** The agent's root directory: each pod's managed /etc/hosts lives in <root>/pods/<uid>/etc-hosts. */
+  rootDir: string;
+  /** Cluster DNS and the node's own resolver settings and hosts file, for pod resolv.conf and hosts. */
+  dns: { cluster: ClusterDns; host: DnsConfig; nodeHosts: string };
   log: Logger;
   now?: () => number;
 }
@@ -96,6 +103,7 @@ export class PodSyncer {
       const sandboxConfig = this.sandboxConfig(pod, actions.createSandbox ? actions.sandboxAttempt : latestSandbox(observed)?.pod.attempt ?? 0);
       if (volumes && actions.createSandbox) {
         if (actions.sandboxAttempt > 0) this.event(pod, 'Normal', 'SandboxChanged', 'Pod sandbox changed, it will be killed and re-created.');
+        for (const [reason, message] of this.dnsDecision(pod).warnings) this.event(pod, 'Warning', reason, message);
         try {
           sandboxId = await this.deps.runtime.runSandbox(sandboxConfig);
           log.info({ sandbox: sandboxId.slice(0, 12), attempt: actions.sandboxAttempt }, 'sandbox started');
@@ -133,7 +141,7 @@ export class PodSyncer {
     const status = generatePodStatus(pod, observed, {
       now: new Date(this.now()),
       hostIP: this.deps.nodeIP,
-      podIP: sandbox?.state === 'ready' ? sandbox.ip : undefined,
+      podIP: sandbox?.state === 'ready' ? (pod.spec?.hostNetwork ? this.deps.nodeIP : sandbox.ip) : undefined,
       runtimeName: this.deps.runtimeName,
       waiting,
       previous: pod.status,
@@ -257,7 +265,8 @@ export class PodSyncer {
     const api = this.deps.api;
     const configMaps = new Map(await Promise.all([...refs.configMaps].map(async (n) => [n, api ? await api.getConfigMap(namespace, n) : undefined] as const)));
     const secrets = new Map(await Promise.all([...refs.secrets].map(async (n) => [n, api ? await api.getSecret(namespace, n) : undefined] as const)));
-    const env = resolveEnv(pod, spec, { configMaps, secrets, nodeName: this.deps.nodeName, hostIP: this.deps.nodeIP, podIP: '', nodeAllocatable: this.deps.nodeAllocatable() });
+    const podIP = pod.spec?.hostNetwork ? this.deps.nodeIP : ((await this.deps.runtime.sandboxStatus(sandboxId).catch(() => undefined))?.ip ?? '');
+    const env = resolveEnv(pod, spec, { configMaps, secrets, nodeName: this.deps.nodeName, hostIP: this.deps.nodeIP, podIP, nodeAllocatable: this.deps.nodeAllocatable() });
     if (!env.ok) {
       wake(10_000);
       return fail('CreateContainerConfigError', env.message, { reason: 'Failed', message: `Error: ${env.message}` });
@@ -265,7 +274,8 @@ export class PodSyncer {
     const mounts = containerMounts(spec, volumes);
     if (!mounts.ok) return fail('CreateContainerConfigError', mounts.message, { reason: 'Failed', message: `Error: ${mounts.message}` });
 
-    const config = buildContainerConfig(pod, spec, start.attempt, env.env, mounts.mounts, sandbox);
+    const hosts = await this.hostsMount(pod, spec, podIP);
+    const config = buildContainerConfig(pod, spec, start.attempt, env.env, hosts ? [...mounts.mounts, hosts] : mounts.mounts, sandbox);
     let id: string;
     try {
       id = await this.deps.runtime.createContainer(sandboxId, config, sandbox);
@@ -311,7 +321,24 @@ export class PodSyncer {
       labels: { ...(pod.metadata?.labels ?? {}), ...podLabels(ref) },
       annotations: { ...(pod.metadata?.annotations ?? {}) },
       logDirectory: join(this.deps.logsDir, `${ref.namespace}_${ref.name}_${ref.uid}`),
+      dnsConfig: this.dnsDecision(pod).config,
     };
+  }
+
+  private dnsDecision(pod: V1Pod): ReturnType<typeof podDnsConfig> {
+    return podDnsConfig(pod, this.deps.dns.cluster, this.deps.dns.host);
+  }
+
+  /**
+   * Writes the pod's managed /etc/hosts and returns its mount, as kubelet does for every
+   * container that does not mount /etc/hosts itself.
+   */
+  private async hostsMount(pod: V1Pod, spec: V1Container, podIP: string): Promise<Mount | undefined> {
+    if ((spec.volumeMounts ?? []).some((m) => m.mountPath === '/etc/hosts')) return undefined;
+    const path = join(this.deps.rootDir, 'pods', podUid(pod), 'etc-hosts');
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, managedHostsFile(pod, podIP, this.deps.dns.cluster.domain, this.deps.dns.nodeHosts));
+    return { hostPath: path, containerPath: '/etc/hosts', readOnly: false };
   }
 
   private event(pod: V1Pod, type: 'Normal' | 'Warning', reason: string, message: string, container?: string): void {

@@ -174,6 +174,11 @@ export interface Runtime {
   version(): Promise<RuntimeVersion>;
   /** Whether the runtime can run containers now; never throws (an unreachable runtime is a condition). */
   status(): Promise<RuntimeCondition[]>;
+  /**
+   * CNI GC for backends that wire pod networks themselves: releases addresses and interfaces of
+   * sandboxes that no longer exist. Returns how many allocations were released.
+   */
+  collectNetwork?(): Promise<number>;
 
   runSandbox(config: SandboxConfig): Promise<string>;
   /** Stops every container of the sandbox and the sandbox itself; idempotent. */

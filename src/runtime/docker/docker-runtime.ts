@@ -1,8 +1,10 @@
-import { mkdir, rm, symlink, unlink } from 'node:fs/promises';
+import { mkdir, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
 import { AgentError, ErrorCode, describeError } from '../../errors.ts';
+import type { PodNetwork } from '../../net/pod-network.ts';
+import { resolvConfText } from '../../pods/dns-config.ts';
 import { Annotations, Labels } from '../labels.ts';
 import type {
   ContainerConfig,
@@ -38,6 +40,8 @@ export interface DockerRuntimeOptions {
    */
   rootDir?: string;
   pauseImage?: string;
+  /** Wires each non-host-network sandbox into the pod network (CNI in-process), as dockershim did. */
+  network?: PodNetwork;
 }
 
 /**
@@ -106,10 +110,20 @@ export class DockerRuntime implements Runtime {
     } catch (err) {
       throw this.failure(err, ErrorCode.SandboxCreate, `creating the sandbox of ${pod.namespace}/${pod.name}`);
     }
+    const network = this.options.network;
     try {
       await this.docker.getContainer(id).start();
+      const info = await this.docker.getContainer(id).inspect();
+      // Containers joined to the sandbox's network share its resolv.conf: rewriting the pause
+      // container's file (Docker makes it at start) gives every container the pod's DNS settings.
+      if (config.dnsConfig && info.ResolvConfPath) await writeFile(info.ResolvConfPath, resolvConfText(config.dnsConfig));
+      if (network && !config.hostNetwork) {
+        await network.setUp({ sandboxId: id, netnsPath: `/proc/${info.State.Pid}/ns/net`, pod });
+      }
     } catch (err) {
+      if (network && !config.hostNetwork) await network.tearDown(id, '').catch(() => undefined);
       await this.docker.getContainer(id).remove({ force: true }).catch(() => undefined);
+      if (err instanceof AgentError) throw err;
       throw this.failure(err, ErrorCode.SandboxCreate, `starting the sandbox of ${pod.namespace}/${pod.name}`);
     }
     await mkdir(config.logDirectory, { recursive: true });
@@ -119,13 +133,33 @@ export class DockerRuntime implements Runtime {
   async stopSandbox(id: string): Promise<void> {
     const containers = await this.listContainers({ sandboxId: id });
     await Promise.all(containers.filter((c) => c.state === 'running').map((c) => this.stopContainer(c.id, 10)));
+    await this.releaseNetwork(id);
     await this.ignoreMissing(this.docker.getContainer(id).stop({ t: 0 }));
   }
 
   async removeSandbox(id: string): Promise<void> {
     const containers = await this.listContainers({ sandboxId: id });
     await Promise.all(containers.map((c) => this.removeContainer(c.id)));
+    await this.releaseNetwork(id);
     await this.ignoreMissing(this.docker.getContainer(id).remove({ force: true }));
+  }
+
+  /** CNI DEL while the netns still exists (before the pause container stops); idempotent. */
+  private async releaseNetwork(id: string): Promise<void> {
+    const network = this.options.network;
+    if (!network) return;
+    const info = await this.inspect(id).catch(() => undefined);
+    if (info?.HostConfig.NetworkMode === 'host') return;
+    const netnsPath = info?.State.Running && info.State.Pid > 0 ? `/proc/${info.State.Pid}/ns/net` : '';
+    await network.tearDown(id, netnsPath);
+  }
+
+  /** CNI GC: allocations and interfaces of sandboxes this agent no longer has are released. */
+  async collectNetwork(): Promise<number> {
+    const network = this.options.network;
+    if (!network) return 0;
+    const live = await this.list({ [Labels.type]: 'podsandbox' });
+    return (await network.collect(live.map((c) => c.Id))).removed;
   }
 
   async sandboxStatus(id: string): Promise<SandboxStatus> {
@@ -161,7 +195,7 @@ export class DockerRuntime implements Runtime {
       },
       state: running ? 'ready' : 'notready',
       createdAt: new Date(info.Created),
-      ip: annotations['node-agent.pod-ip'] ?? '',
+      ip: info.HostConfig.NetworkMode === 'host' ? '' : (this.options.network?.ipOf(info.Id) ?? ''),
       netnsPath: running && info.State.Pid > 0 ? `/proc/${info.State.Pid}/ns/net` : '',
       labels,
       annotations,

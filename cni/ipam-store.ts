@@ -1,0 +1,122 @@
+import { mkdir, open, readdir, readFile, unlink, writeFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseIpv4 } from '../src/util/cidr.ts';
+import { withFileLock } from './file-lock.ts';
+import { type IpRange, inRange, nextFreeIp } from './ip-range.ts';
+import { type Attachment, CniCode, CniError } from './types.ts';
+
+/**
+ * Address allocations of one network, on disk, in host-local's layout so operators know it:
+ * `<dataDir>/<network>/<ip>` holds "<containerID>\n<ifname>", `last_reserved_ip.0` the last address
+ * handed out. Each address file is created with O_EXCL, so two allocators can never both own an
+ * address even if the lock were bypassed; the lock keeps the scan and `last_reserved_ip` coherent.
+ */
+
+export interface Allocation extends Attachment {
+  ip: string;
+}
+
+const LAST_RESERVED = 'last_reserved_ip.0';
+const LOCK = 'lock';
+
+export class IpamStore {
+  readonly dir: string;
+
+  constructor(dataDir: string, network: string) {
+    this.dir = join(dataDir, network);
+  }
+
+  private async ensureDir(): Promise<void> {
+    try {
+      await mkdir(this.dir, { recursive: true, mode: 0o755 });
+    } catch (err) {
+      throw new CniError(CniCode.IoFailure, `cannot create ${this.dir}: ${(err as Error).message}`);
+    }
+  }
+
+  /** Every allocation in the directory (address files only; the lock and bookkeeping are skipped). */
+  async list(): Promise<Allocation[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw new CniError(CniCode.IoFailure, `cannot read ${this.dir}: ${(err as Error).message}`);
+    }
+    const out: Allocation[] = [];
+    for (const name of names) {
+      if (parseIpv4(name) === undefined) continue;
+      const text = await readFile(join(this.dir, name), 'utf8').catch(() => undefined);
+      if (text === undefined) continue;
+      const [containerID = '', ifname = ''] = text.split('\n').map((s) => s.trim());
+      out.push({ ip: name, containerID, ifname });
+    }
+    return out;
+  }
+
+  async find(attachment: Attachment): Promise<Allocation | undefined> {
+    return (await this.list()).find((a) => a.containerID === attachment.containerID && a.ifname === attachment.ifname);
+  }
+
+  /**
+   * Reserves the next free address for this attachment. An attachment that already holds one is
+   * refused: ADD twice without DEL is a runtime bug, and quietly handing out a second address leaks.
+   */
+  async allocate(attachment: Attachment, range: IpRange): Promise<string> {
+    await this.ensureDir();
+    return withFileLock(join(this.dir, LOCK), async () => {
+      const existing = await this.list();
+      const mine = existing.find((a) => a.containerID === attachment.containerID && a.ifname === attachment.ifname);
+      if (mine) {
+        throw new CniError(
+          CniCode.AlreadyAttached,
+          `container ${attachment.containerID} already has ${mine.ip} on ${attachment.ifname}; DEL it before ADD`,
+        );
+      }
+      const used = new Set(existing.map((a) => a.ip));
+      let last = (await readFile(join(this.dir, LAST_RESERVED), 'utf8').catch(() => '')).trim() || undefined;
+      for (;;) {
+        const ip = nextFreeIp(range, used, last);
+        if (ip === undefined) {
+          throw new CniError(CniCode.RangeFull, `no free address left in ${this.dir} (all ${used.size} in use)`);
+        }
+        try {
+          const handle = await open(join(this.dir, ip), 'wx', 0o644);
+          await handle.writeFile(`${attachment.containerID}\n${attachment.ifname}`);
+          await handle.close();
+        } catch (err) {
+          // Someone outside the lock took it: skip it and keep looking.
+          if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+            used.add(ip);
+            last = ip;
+            continue;
+          }
+          throw new CniError(CniCode.IoFailure, `cannot record allocation ${ip}: ${(err as Error).message}`);
+        }
+        const tmp = join(this.dir, `.${LAST_RESERVED}.${process.pid}`);
+        await writeFile(tmp, ip);
+        await rename(tmp, join(this.dir, LAST_RESERVED));
+        return ip;
+      }
+    });
+  }
+
+  /** Releases what this attachment holds; returns the addresses freed (none is not an error). */
+  async release(attachment: Attachment): Promise<string[]> {
+    const mine = (await this.list()).filter(
+      (a) => a.containerID === attachment.containerID && a.ifname === attachment.ifname,
+    );
+    for (const a of mine) await unlink(join(this.dir, a.ip)).catch(() => undefined);
+    return mine.map((a) => a.ip);
+  }
+
+  /** Removes allocations whose attachment is not in `valid` (CNI GC); returns what was removed. */
+  async collect(valid: Attachment[], range?: IpRange): Promise<Allocation[]> {
+    const keep = new Set(valid.map((a) => `${a.containerID}\n${a.ifname}`));
+    const stale = (await this.list()).filter(
+      (a) => !keep.has(`${a.containerID}\n${a.ifname}`) || (range !== undefined && !inRange(range, parseIpv4(a.ip) ?? 0)),
+    );
+    for (const a of stale) await unlink(join(this.dir, a.ip)).catch(() => undefined);
+    return stale;
+  }
+}

@@ -1,0 +1,48 @@
+import { mkdir, readFile, rename, writeFile, chmod } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PLUGIN_TYPE } from '../../cni/types.ts';
+import type { PluginNetConf } from './pod-network.ts';
+
+/**
+ * Puts the plugin where any CNI caller finds it: an executable named after the plugin type in the
+ * CNI bin directory and a conflist in the conf directory. containerd's CRI (a later backend) calls
+ * these unchanged; the Docker backend runs the same code in-process.
+ *
+ * The executable is a two-line launcher that starts this checkout's plugin with the Node the agent
+ * runs on. Files are rewritten only when their content changes, and atomically (write + rename),
+ * so a runtime reading them mid-update never sees half a file.
+ */
+
+export const CONFLIST_NAME = '10-node-agent.conflist';
+export const NETWORK_NAME = 'node-agent';
+
+const pluginMain = resolve(dirname(fileURLToPath(import.meta.url)), '../../cni/main.ts');
+
+export function launcherText(nodePath: string, mainPath: string): string {
+  return `#!/bin/sh\n# node-agent's CNI plugin (${PLUGIN_TYPE}); written by the agent at start.\nexec '${nodePath}' '${mainPath}' "$@"\n`;
+}
+
+export function conflistText(conf: PluginNetConf): string {
+  const { cniVersion, name, ...plugin } = conf;
+  return `${JSON.stringify({ cniVersion, name, plugins: [plugin] }, null, 2)}\n`;
+}
+
+async function writeIfChanged(path: string, text: string, mode: number): Promise<boolean> {
+  const current = await readFile(path, 'utf8').catch(() => undefined);
+  if (current === text) return false;
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, text, { mode });
+  await chmod(tmp, mode);
+  await rename(tmp, path);
+  return true;
+}
+
+export async function installCni(dirs: { cniBin: string; cniConf: string }, conf: PluginNetConf): Promise<{ plugin: string; conflist: string }> {
+  const plugin = join(dirs.cniBin, PLUGIN_TYPE);
+  const conflist = join(dirs.cniConf, CONFLIST_NAME);
+  await writeIfChanged(plugin, launcherText(process.execPath, pluginMain), 0o755);
+  await writeIfChanged(conflist, conflistText(conf), 0o644);
+  return { plugin, conflist };
+}

@@ -1,0 +1,148 @@
+import type { V1Node } from '@kubernetes/client-node';
+import { join } from 'node:path';
+import { ensureBridge } from '../../cni/bridge.ts';
+import { PLUGIN_TYPE } from '../../cni/types.ts';
+import type { AgentConfig } from '../config/types.ts';
+import { describeError } from '../errors.ts';
+import type { Logger } from '../log/logger.ts';
+import { formatIpv4, parseCidr } from '../util/cidr.ts';
+import { installCni, NETWORK_NAME } from './cni-install.ts';
+import { installPodRules } from './masquerade.ts';
+import { Rtnl } from './netlink/rtnl.ts';
+import type { NodeNet } from './peer-plan.ts';
+import { enableIpForward, PeerProgrammer } from './peer-programmer.ts';
+import type { InProcessCniNetwork, PluginNetConf } from './pod-network.ts';
+import { findUnderlay, VXLAN_OVERHEAD } from './vxlan-device.ts';
+
+/**
+ * The node's side of the pod network: the pod bridge for this node's pod CIDR, the plugin and its
+ * conflist installed, IP forwarding and the masquerade rules, and the routes (host-gw) or VXLAN
+ * tunnel entries (vxlan) to every other node's pod CIDR.
+ *
+ * The pod CIDR is the Node's spec.podCIDR (assigned by the controller manager's node IPAM), or the
+ * configured one when the control plane assigns none. Peers come from the Node objects: their
+ * InternalIP, spec.podCIDR and, in vxlan mode, the VTEP MAC they publish in an annotation.
+ */
+
+export const VTEP_MAC_ANNOTATION = 'node-agent.io/vtep-mac';
+export const BRIDGE_NAME = 'cni0';
+
+export interface NodeNetworkDeps {
+  config: AgentConfig;
+  log: Logger;
+  pods: InProcessCniNetwork;
+}
+
+export function nodeNetOf(node: V1Node): NodeNet {
+  const ip = node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? '';
+  const mac = node.metadata?.annotations?.[VTEP_MAC_ANNOTATION];
+  return { name: node.metadata?.name ?? '', nodeIP: ip, podCIDR: node.spec?.podCIDR ?? '', ...(mac ? { vtepMac: mac } : {}) };
+}
+
+export class NodeNetwork {
+  private readonly deps: NodeNetworkDeps;
+  private readonly rtnl = new Rtnl();
+  private podCIDR: string | undefined;
+  private programmer: PeerProgrammer | undefined;
+  private peers: NodeNet[] = [];
+  private notReady = 'the node has no pod CIDR yet (spec.podCIDR is empty and none is configured)';
+  private syncing: Promise<void> | undefined;
+  private resync = false;
+  /** Publishes this node's VTEP MAC (a Node annotation patch); unset in standalone mode. */
+  publishVtepMac: ((mac: string) => Promise<void>) | undefined;
+  readonly stats = { peerSyncs: 0, lastSync: '', vtepMac: '', podCIDR: '', mtu: 0 };
+
+  constructor(deps: NodeNetworkDeps) {
+    this.deps = deps;
+  }
+
+  /** NetworkReady: undefined when pods can be wired, else why not. */
+  problem(): string | undefined {
+    return this.podCIDR ? undefined : this.notReady;
+  }
+
+  close(): void {
+    this.rtnl.close();
+  }
+
+  /** Sets the node up for `podCIDR`; called at start and whenever the Node's podCIDR changes. */
+  async configure(podCIDR: string): Promise<void> {
+    const { config, log } = this.deps;
+    if (podCIDR === this.podCIDR) return;
+    const cidr = parseCidr(podCIDR);
+    if (!cidr.ok) throw new Error(`pod CIDR ${podCIDR}: ${cidr.error}`);
+    const underlay = await findUnderlay(this.rtnl, config.nodeIP);
+    const uplinkMtu = config.network.mtu || underlay.mtu;
+    const vxlan = config.network.mode === 'vxlan';
+    // Pods must fit their packets in the tunnel, or large ones vanish.
+    const mtu = vxlan ? uplinkMtu - VXLAN_OVERHEAD : uplinkMtu;
+    const gateway = formatIpv4(cidr.cidr.network + 1);
+    const conf: PluginNetConf = {
+      cniVersion: '1.0.0',
+      name: NETWORK_NAME,
+      type: PLUGIN_TYPE,
+      bridge: BRIDGE_NAME,
+      subnet: podCIDR,
+      mtu,
+      dataDir: join(config.directories.root, 'cni', 'networks'),
+      ...(config.clusterDNS.length > 0 ? { dns: { nameservers: config.clusterDNS } } : {}),
+    };
+    const bridge = await ensureBridge(this.rtnl, { name: BRIDGE_NAME, gateway, prefix: cidr.cidr.prefix, mtu });
+    if (bridge.repaired.length > 0) log.warn({ bridge: BRIDGE_NAME, removed: bridge.repaired, gateway }, 'pod bridge carried another subnet; repaired');
+    this.deps.pods.reconfigure(conf);
+    const installed = await installCni(config.directories, conf);
+    await enableIpForward();
+    await installPodRules(podCIDR, config.clusterCIDR ?? podCIDR);
+    this.programmer = new PeerProgrammer(
+      this.rtnl,
+      vxlan ? 'vxlan' : 'host-gw',
+      { name: config.nodeName, nodeIP: config.nodeIP, podCIDR },
+      log,
+      { stateDir: join(config.directories.root, 'network'), port: config.network.vxlanPort },
+    );
+    if (vxlan) {
+      const device = await this.programmer.ensureDevice();
+      if (device) {
+        this.stats.vtepMac = device.mac;
+        await this.publishVtepMac?.(device.mac);
+      }
+    }
+    this.podCIDR = podCIDR;
+    Object.assign(this.stats, { podCIDR, mtu });
+    log.info({ podCIDR, gateway, mtu, mode: config.network.mode, plugin: installed.plugin, conflist: installed.conflist }, 'pod network ready');
+    await this.syncPeers();
+  }
+
+  /** The other nodes as the apiserver shows them; programs the difference. */
+  setPeers(nodes: V1Node[]): void {
+    this.peers = nodes.map(nodeNetOf).filter((n) => n.name !== this.deps.config.nodeName);
+    this.kick();
+  }
+
+  /** Runs a sync now, or right after the running one: never two at once, never a lost change. */
+  kick(): void {
+    if (this.syncing) {
+      this.resync = true;
+      return;
+    }
+    this.syncing = this.syncPeers()
+      .catch((err: unknown) => this.deps.log.warn({ err: describeError(err) }, 'peer sync failed'))
+      .finally(() => {
+        this.syncing = undefined;
+        if (this.resync) {
+          this.resync = false;
+          this.kick();
+        }
+      });
+  }
+
+  private async syncPeers(): Promise<void> {
+    if (!this.programmer) return;
+    const summary = await this.programmer.sync(this.peers);
+    this.stats.peerSyncs++;
+    this.stats.lastSync = new Date().toISOString();
+    if (summary.actions.length > 0) {
+      this.deps.log.info({ actions: summary.actions, failed: summary.failed, ms: Math.round(summary.durationMs) }, 'peer routes updated');
+    }
+  }
+}

@@ -1,0 +1,137 @@
+import { runCni } from '../../cni/commands.ts';
+import { IpamStore } from '../../cni/ipam-store.ts';
+import { CniCode, type CniResult } from '../../cni/types.ts';
+import { AgentError, ErrorCode } from '../errors.ts';
+import { Rtnl } from './netlink/rtnl.ts';
+
+/**
+ * Pod networking for runtimes that do not call CNI themselves (the Docker backend, as dockershim
+ * did): the runtime asks for a sandbox's network to be set up once its pause container runs, and
+ * torn down before it stops. The work is the CNI plugin's own code run in-process with the same
+ * configuration the exec'd plugin gets, so both paths behave the same and the agent pays no
+ * process start per pod.
+ */
+
+export interface SandboxNetworkRef {
+  sandboxId: string;
+  netnsPath: string;
+  pod: { name: string; namespace: string; uid: string };
+}
+
+export interface PodNetwork {
+  setUp(ref: SandboxNetworkRef): Promise<{ ip: string }>;
+  /** Idempotent: safe when already torn down or when the netns is gone. */
+  tearDown(sandboxId: string, netnsPath: string): Promise<void>;
+  /** The pod IP of a sandbox, from the allocations on disk (cached). */
+  ipOf(sandboxId: string): string;
+  /** Releases every allocation and interface whose sandbox is not in `live` (CNI GC). */
+  collect(liveSandboxIds: string[]): Promise<{ removed: number }>;
+  /** NetworkReady for the runtime conditions: undefined when ready, else why not. */
+  problem(): Promise<string | undefined>;
+}
+
+export const POD_IFNAME = 'eth0';
+
+/** The network configuration handed to the plugin (the conflist's single plugin entry). */
+export interface PluginNetConf {
+  cniVersion: string;
+  name: string;
+  type: string;
+  bridge: string;
+  subnet: string;
+  mtu: number;
+  dataDir: string;
+  [key: string]: unknown;
+}
+
+export class InProcessCniNetwork implements PodNetwork {
+  private readonly rtnl = new Rtnl();
+  private readonly ips = new Map<string, string>();
+  private conf: PluginNetConf;
+
+  constructor(conf: PluginNetConf) {
+    this.conf = conf;
+  }
+
+  /** Loads existing allocations so a restarted agent knows the IPs of the sandboxes it adopts. */
+  async load(): Promise<void> {
+    const store = new IpamStore(this.conf.dataDir, this.conf.name);
+    for (const a of await store.list()) if (a.ifname === POD_IFNAME) this.ips.set(a.containerID, a.ip);
+  }
+
+  /** A new pod CIDR (or MTU) applies to pods set up from now on. */
+  reconfigure(conf: PluginNetConf): void {
+    this.conf = conf;
+  }
+
+  close(): void {
+    this.rtnl.close();
+  }
+
+  private async call(command: string, env: Record<string, string>, extra: Record<string, unknown> = {}): Promise<string> {
+    const out = await runCni({ CNI_COMMAND: command, CNI_PATH: '', ...env }, JSON.stringify({ ...this.conf, ...extra }), {
+      rtnl: this.rtnl,
+    });
+    if (out.exitCode !== 0) {
+      const err = JSON.parse(out.stdout) as { code: number; msg: string; details?: string };
+      const text = `plugin ${this.conf.type} failed (${command}, code ${err.code}): ${err.msg}${err.details ? `: ${err.details}` : ''}`;
+      throw new AgentError(ErrorCode.NetworkSetUp, text, { reason: err.code === CniCode.RangeFull ? 'IPExhausted' : 'NetworkSetUpFailed' });
+    }
+    return out.stdout;
+  }
+
+  async setUp(ref: SandboxNetworkRef): Promise<{ ip: string }> {
+    const args = `IgnoreUnknown=1;K8S_POD_NAMESPACE=${ref.pod.namespace};K8S_POD_NAME=${ref.pod.name};K8S_POD_INFRA_CONTAINER_ID=${ref.sandboxId};K8S_POD_UID=${ref.pod.uid}`;
+    const stdout = await this.call('ADD', {
+      CNI_CONTAINERID: ref.sandboxId,
+      CNI_NETNS: ref.netnsPath,
+      CNI_IFNAME: POD_IFNAME,
+      CNI_ARGS: args,
+    });
+    const result = JSON.parse(stdout) as CniResult;
+    const ip = result.ips[0]?.address.split('/')[0] ?? '';
+    this.ips.set(ref.sandboxId, ip);
+    return { ip };
+  }
+
+  async tearDown(sandboxId: string, netnsPath: string): Promise<void> {
+    await this.call('DEL', { CNI_CONTAINERID: sandboxId, CNI_NETNS: netnsPath, CNI_IFNAME: POD_IFNAME });
+    this.ips.delete(sandboxId);
+  }
+
+  ipOf(sandboxId: string): string {
+    return this.ips.get(sandboxId) ?? '';
+  }
+
+  async collect(liveSandboxIds: string[]): Promise<{ removed: number }> {
+    const store = new IpamStore(this.conf.dataDir, this.conf.name);
+    const before = (await store.list()).length;
+    const attachments = liveSandboxIds.map((containerID) => ({ containerID, ifname: POD_IFNAME }));
+    await this.call('GC', {}, { 'cni.dev/valid-attachments': attachments });
+    const live = new Set(liveSandboxIds);
+    for (const id of [...this.ips.keys()]) if (!live.has(id)) this.ips.delete(id);
+    return { removed: before - (await store.list()).length };
+  }
+
+  async problem(): Promise<string | undefined> {
+    try {
+      await this.call('STATUS', {});
+      return undefined;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  }
+}
+
+/** The plugin configuration before the node network is configured: no subnet, so ADD says why. */
+export function initialNetConf(config: { directories: { root: string } }): PluginNetConf {
+  return {
+    cniVersion: '1.0.0',
+    name: 'node-agent',
+    type: 'node-agent-bridge',
+    bridge: 'cni0',
+    subnet: '',
+    mtu: 1500,
+    dataDir: `${config.directories.root}/cni/networks`,
+  };
+}

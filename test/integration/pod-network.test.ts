@@ -1,0 +1,154 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { mkdtemp, mkdir, rm, writeFile, chmod } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Lab } from '../../src/lab/lab.ts';
+import { apply, condition, createTestLab, eventually, getPod, kubectl, kubectlJson, podManifest } from '../helpers/test-lab.ts';
+
+// The pod network, end to end, in both modes: three nodes, the real control plane assigning each
+// a pod CIDR, the agents wiring pods with the CNI plugin and programming routes or VXLAN tunnels.
+// Everything is driven and checked with kubectl only: client pods run ping or wget and must end
+// Succeeded.
+const busybox = 'localhost/busybox:1';
+const nodes = ['worker-1', 'worker-2', 'worker-3'];
+
+/** busybox httpd with a CGI that prints the peer address it saw. */
+const cgiServer = [
+  'sh',
+  '-c',
+  'mkdir -p /www/cgi-bin && printf "#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho \\$REMOTE_ADDR\\n" > /www/cgi-bin/ip && chmod +x /www/cgi-bin/ip && exec httpd -f -p 0.0.0.0:8080 -h /www',
+];
+
+async function phaseOf(lab: Lab, name: string): Promise<string | undefined> {
+  const pod = await getPod(lab, name);
+  const phase = pod.status?.phase as string | undefined;
+  return phase === 'Succeeded' || phase === 'Failed' ? phase : undefined;
+}
+
+async function logsOf(name: string): Promise<string> {
+  const ids = await execa('docker', ['ps', '-a', '-q', '--filter', `name=k8s_c_${name}_`]);
+  const id = ids.stdout.split('\n')[0];
+  return id ? ((await execa('docker', ['logs', id], { reject: false, all: true })).all ?? '') : '';
+}
+
+for (const mode of ['host-gw', 'vxlan'] as const) {
+  describe(`pod network, ${mode}`, () => {
+    let lab: Lab;
+    let hostServer: (Promise<unknown> & { kill: () => boolean }) | undefined;
+    let wwwDir = '';
+
+    beforeAll(async () => {
+      const created = await createTestLab({ workers: 3, network: mode });
+      lab = created.lab;
+      await lab.up(created.binDir);
+      await eventually('three nodes Ready with pod CIDRs', 90_000, async () => {
+        const list = await kubectlJson(lab, ['get', 'nodes']);
+        return list.items.filter((n: any) => condition(n, 'Ready')?.status === 'True' && n.spec?.podCIDR).length === 3;
+      });
+      await eventually('the default service account', 30_000, async () => (await kubectl(lab, ['get', 'serviceaccount', 'default'], { reject: false })).exitCode === 0);
+      // A server outside the cluster CIDR: the lab host on the bridge (this machine).
+      wwwDir = await mkdtemp(join(tmpdir(), 'na-www-'));
+      await mkdir(join(wwwDir, 'cgi-bin'));
+      await writeFile(join(wwwDir, 'cgi-bin', 'ip'), '#!/bin/sh\necho Content-Type: text/plain\necho\necho $REMOTE_ADDR\n');
+      await chmod(join(wwwDir, 'cgi-bin', 'ip'), 0o755);
+      hostServer = execa('busybox', ['httpd', '-f', '-p', `${lab.topology.hostIP}:18080`, '-h', wwwDir], { reject: false });
+    });
+
+    afterAll(async () => {
+      hostServer?.kill();
+      await hostServer;
+      if (wwwDir) await rm(wwwDir, { recursive: true, force: true });
+      await lab?.down();
+    });
+
+    it('every pod reaches every other pod, on its own node and on the others', async () => {
+      await apply(
+        lab,
+        ...nodes.map((node, i) => podManifest(`server-${i + 1}`, node, { containers: [{ name: 'c', image: busybox, imagePullPolicy: 'Never', command: cgiServer }] })),
+      );
+      const ips = await eventually('servers running with pod IPs', 60_000, async () => {
+        const pods = await Promise.all(nodes.map((_, i) => getPod(lab, `server-${i + 1}`)));
+        if (!pods.every((p) => p.status?.phase === 'Running' && p.status?.podIP)) return undefined;
+        return pods.map((p) => p.status.podIP as string);
+      });
+      // Each server's IP is inside its node's pod CIDR, and no two are alike.
+      const list = await kubectlJson(lab, ['get', 'nodes']);
+      for (const [i, node] of nodes.entries()) {
+        const cidr = list.items.find((n: any) => n.metadata.name === node).spec.podCIDR as string;
+        expect(ips[i]?.startsWith(cidr.split('.').slice(0, 3).join('.') + '.'), `${ips[i]} in ${cidr}`).toBe(true);
+      }
+      expect(new Set(ips).size).toBe(3);
+
+      const pairs = nodes.flatMap((from, i) => nodes.map((_, j) => ({ name: `ping-${i + 1}-${j + 1}`, from, to: ips[j] ?? '' })));
+      await apply(
+        lab,
+        ...pairs.map((p) =>
+          podManifest(p.name, p.from, { restartPolicy: 'Never', containers: [{ name: 'c', image: busybox, imagePullPolicy: 'Never', command: ['ping', '-c', '3', '-W', '3', p.to] }] }),
+        ),
+      );
+      const phases = await eventually('all ping pods finished', 90_000, async () => {
+        const done = await Promise.all(pairs.map((p) => phaseOf(lab, p.name)));
+        return done.every(Boolean) ? done : undefined;
+      });
+      const failed = pairs.filter((_, k) => phases[k] !== 'Succeeded');
+      const details = await Promise.all(failed.map(async (p) => `${p.name} -> ${p.to}: ${await logsOf(p.name)}`));
+      expect(details).toEqual([]);
+      for (const p of pairs) expect(await logsOf(p.name)).toContain('3 packets received');
+    });
+
+    it('a server sees the client pod IP across nodes, and the outside sees the node IP', async () => {
+      const server2 = await getPod(lab, 'server-2');
+      // busybox-static's wget crashes when given -T, so the time limit comes from timeout(1).
+      const script = [
+        `seen=$(timeout 10 wget -q -O- http://${server2.status.podIP}:8080/cgi-bin/ip)`,
+        `outside=$(timeout 10 wget -q -O- http://${lab.topology.hostIP}:18080/cgi-bin/ip)`,
+        'echo "pod=$MY_IP seen=$seen node=$NODE_IP outside=$outside"',
+        '[ "$seen" = "$MY_IP" ] && [ "$outside" = "$NODE_IP" ]',
+      ].join('; ');
+      await apply(
+        lab,
+        podManifest('source-ip', 'worker-1', {
+          restartPolicy: 'Never',
+          containers: [
+            {
+              name: 'c',
+              image: busybox,
+              imagePullPolicy: 'Never',
+              command: ['sh', '-c', script],
+              env: [
+                { name: 'MY_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+                { name: 'NODE_IP', valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } },
+              ],
+            },
+          ],
+        }),
+      );
+      const phase = await eventually('source-ip finished', 60_000, () => phaseOf(lab, 'source-ip'));
+      const output = await logsOf('source-ip');
+      const pod = await getPod(lab, 'source-ip');
+      expect(output).toContain(`pod=${pod.status.podIP} seen=${pod.status.podIP}`);
+      expect(output).toContain(`node=${lab.topology.workers[0]?.ip} outside=${lab.topology.workers[0]?.ip}`);
+      expect(phase).toBe('Succeeded');
+    });
+
+    it('pods get the managed /etc/hosts and the node MTU (less the tunnel overhead in vxlan mode)', async () => {
+      await apply(
+        lab,
+        podManifest('etc', 'worker-3', {
+          restartPolicy: 'Never',
+          hostAliases: [{ ip: '10.1.2.3', hostnames: ['alias.example'] }],
+          containers: [{ name: 'c', image: busybox, imagePullPolicy: 'Never', command: ['sh', '-c', 'cat /etc/hosts; cat /sys/class/net/eth0/mtu'] }],
+        }),
+      );
+      await eventually('etc finished', 60_000, () => phaseOf(lab, 'etc'));
+      const pod = await getPod(lab, 'etc');
+      const output = await logsOf('etc');
+      expect(output).toContain('# Kubernetes-managed hosts file.');
+      expect(output).toContain(`${pod.status.podIP}\tetc`);
+      expect(output).toContain('10.1.2.3\talias.example');
+      expect(output.trim().split('\n').at(-1)).toBe(mode === 'vxlan' ? '1450' : '1500');
+      expect(pod.status.podIPs).toEqual([{ ip: pod.status.podIP }]);
+    });
+  });
+}
