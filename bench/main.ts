@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { cniBenchmark } from './cni.ts';
 import { startupBenchmark } from './startup.ts';
 
 const usage = `npm run bench -- <name> [options]
@@ -6,15 +7,19 @@ const usage = `npm run bench -- <name> [options]
   startup [--pods N]   pod startup latency through the agent (create -> Running seen by a watch),
                        next to the floor: the same sandboxes and containers created directly through
                        the runtime with the same parallelism; plus the agent's RSS and CPU seconds
+  cni [--n N]          CNI ADD/DEL latency p50/p99 of our plugin (exec'd, and in-process as the agent
+                       runs it) next to the reference bridge + host-local plugins, same run
 `;
 
-const { positionals, values } = parseArgs({ allowPositionals: true, options: { pods: { type: 'string' }, help: { type: 'boolean' } } });
+const { positionals, values } = parseArgs({ allowPositionals: true, options: { pods: { type: 'string' }, n: { type: 'string' }, help: { type: 'boolean' } } });
 const [name] = positionals;
 if (values.help || !name) {
   process.stdout.write(usage);
   process.exitCode = values.help ? 0 : 2;
 } else if (name === 'startup') {
   await startupBenchmark({ pods: Number(values.pods ?? 30) });
+} else if (name === 'cni') {
+  await cniBenchmark({ n: Number(values.n ?? 50) });
 } else {
   process.stderr.write(`unknown benchmark "${name}"\n\n${usage}`);
   process.exitCode = 2;

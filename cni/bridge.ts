@@ -1,4 +1,5 @@
 import { type LinkInfo, type Rtnl, netlinkErrno } from '../src/net/netlink/rtnl.ts';
+import { macForIp } from './ip-range.ts';
 import { CniCode, CniError } from './types.ts';
 
 /**
@@ -38,6 +39,14 @@ export async function ensureBridge(rtnl: Rtnl, spec: BridgeSpec): Promise<Bridge
     if (!link) throw new CniError(CniCode.KernelFailure, `bridge ${spec.name} vanished right after creation`);
   }
   if (link.mtu !== spec.mtu) await rtnl.setMtu(link.index, spec.mtu);
+  // A bridge with no MAC of its own takes the lowest of its ports' and changes it as pods come and
+  // go; pods holding the gateway's old MAC in their ARP cache then lose packets for seconds. An
+  // explicit MAC (derived from the gateway IP, like the pods') never moves.
+  const mac = macForIp(spec.gateway);
+  if (link.mac !== mac) {
+    await rtnl.setMac(link.index, mac);
+    link = { ...link, mac };
+  }
 
   const repaired: string[] = [];
   const addresses = await rtnl.addresses(link.index);

@@ -65,8 +65,21 @@ export class NodeNetwork {
     this.rtnl.close();
   }
 
+  private queue: Promise<unknown> = Promise.resolve();
+
+  /** Configuration and peer syncs never overlap: both change the same devices and routes. */
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
   /** Sets the node up for `podCIDR`; called at start and whenever the Node's podCIDR changes. */
-  async configure(podCIDR: string): Promise<void> {
+  configure(podCIDR: string): Promise<void> {
+    return this.serialized(() => this.configureNow(podCIDR));
+  }
+
+  private async configureNow(podCIDR: string): Promise<void> {
     const { config, log } = this.deps;
     if (podCIDR === this.podCIDR) return;
     const cidr = parseCidr(podCIDR);
@@ -110,7 +123,7 @@ export class NodeNetwork {
     this.podCIDR = podCIDR;
     Object.assign(this.stats, { podCIDR, mtu });
     log.info({ podCIDR, gateway, mtu, mode: config.network.mode, plugin: installed.plugin, conflist: installed.conflist }, 'pod network ready');
-    await this.syncPeers();
+    await this.syncPeersNow();
   }
 
   /** The other nodes as the apiserver shows them; programs the difference. */
@@ -125,7 +138,7 @@ export class NodeNetwork {
       this.resync = true;
       return;
     }
-    this.syncing = this.syncPeers()
+    this.syncing = this.serialized(() => this.syncPeersNow())
       .catch((err: unknown) => this.deps.log.warn({ err: describeError(err) }, 'peer sync failed'))
       .finally(() => {
         this.syncing = undefined;
@@ -136,7 +149,7 @@ export class NodeNetwork {
       });
   }
 
-  private async syncPeers(): Promise<void> {
+  private async syncPeersNow(): Promise<void> {
     if (!this.programmer) return;
     const summary = await this.programmer.sync(this.peers);
     this.stats.peerSyncs++;

@@ -81,6 +81,14 @@ export class InProcessCniNetwork implements PodNetwork {
   }
 
   async setUp(ref: SandboxNetworkRef): Promise<{ ip: string }> {
+    if (!this.conf.subnet) {
+      throw new AgentError(
+        ErrorCode.NetworkSetUp,
+        'network is not ready: this node has no pod CIDR (Node spec.podCIDR is empty and podCIDR is not configured); ' +
+          'let the controller manager assign one (--allocate-node-cidrs), set --pod-cidr, or run with --network none',
+        { reason: 'NetworkNotReady' },
+      );
+    }
     const args = `IgnoreUnknown=1;K8S_POD_NAMESPACE=${ref.pod.namespace};K8S_POD_NAME=${ref.pod.name};K8S_POD_INFRA_CONTAINER_ID=${ref.sandboxId};K8S_POD_UID=${ref.pod.uid}`;
     const stdout = await this.call('ADD', {
       CNI_CONTAINERID: ref.sandboxId,

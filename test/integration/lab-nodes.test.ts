@@ -21,9 +21,10 @@ describe('lab with two workers', () => {
   });
 
   it('shows both workers Ready with their InternalIP and a pod CIDR each', async () => {
-    const nodes = await eventually('both nodes Ready with a podCIDR', 60_000, async () => {
+    // The node lifecycle controller lifts the not-ready taint a moment after Ready turns True.
+    const nodes = await eventually('both nodes Ready with a podCIDR and no taint', 60_000, async () => {
       const list = await kubectlJson(lab, ['get', 'nodes']);
-      const ready = list.items.filter((n: any) => condition(n, 'Ready')?.status === 'True' && n.spec.podCIDR);
+      const ready = list.items.filter((n: any) => condition(n, 'Ready')?.status === 'True' && n.spec.podCIDR && (n.spec.taints ?? []).length === 0);
       return ready.length === 2 ? list.items : undefined;
     });
     const byName = Object.fromEntries(nodes.map((n: any) => [n.metadata.name, n]));

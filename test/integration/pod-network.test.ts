@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { mkdtemp, mkdir, rm, writeFile, chmod } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, rm, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Lab } from '../../src/lab/lab.ts';
@@ -131,6 +131,45 @@ for (const mode of ['host-gw', 'vxlan'] as const) {
       expect(output).toContain(`node=${lab.topology.workers[0]?.ip} outside=${lab.topology.workers[0]?.ip}`);
       expect(phase).toBe('Succeeded');
     });
+
+    it.runIf(mode === 'host-gw')('200 pods created and deleted in random order never share an IP; allocations and bridge ports match the pods', async () => {
+      const names = Array.from({ length: 200 }, (_, i) => `churn-${i}`);
+      const manifest = (name: string, i: number) =>
+        podManifest(name, nodes[i % 3] ?? 'worker-1', { terminationGracePeriodSeconds: 0, containers: [{ name: 'c', image: busybox, imagePullPolicy: 'Never', command: ['sleep', '3600'] }] }, { labels: { churn: 'yes' } });
+      const shuffled = <T,>(list: T[]): T[] => list.map((v) => [Math.random(), v] as const).sort((a, b) => a[0] - b[0]).map(([, v]) => v);
+      const alive = new Set<string>();
+      // Three rounds: create a batch, then delete a random part of everything alive, while the
+      // agents are still busy with the creations.
+      for (const [from, to, remove] of [[0, 70, 30], [70, 140, 40], [140, 200, 50]] as const) {
+        const batch = names.slice(from, to);
+        await apply(lab, ...batch.map((n) => manifest(n, names.indexOf(n))));
+        batch.forEach((n) => alive.add(n));
+        await new Promise((r) => setTimeout(r, 3000));
+        const victims = shuffled([...alive]).slice(0, remove);
+        await kubectl(lab, ['delete', 'pod', '--wait=false', ...victims]);
+        victims.forEach((n) => alive.delete(n));
+      }
+      const pods = await eventually(`${alive.size} churn pods Running and the rest gone`, 240_000, async () => {
+        const list = await kubectlJson(lab, ['get', 'pods', '-l', 'churn=yes']);
+        const items = list.items as any[];
+        if (items.length !== alive.size || !items.every((p) => p.status?.phase === 'Running' && p.status?.podIP)) return undefined;
+        return items;
+      }, 2000);
+      expect(new Set(pods.map((p) => p.metadata.name))).toEqual(alive);
+      const everyPod = (await kubectlJson(lab, ['get', 'pods'])).items.filter((p: any) => p.status?.phase === 'Running' && p.status?.podIP);
+      const ips = everyPod.map((p: any) => p.status.podIP as string);
+      expect(new Set(ips).size).toBe(ips.length);
+
+      // Settle: sandboxes of deleted pods are torn down before their Pod objects disappear.
+      for (const worker of lab.topology.workers) {
+        const running = everyPod.filter((p: any) => p.spec.nodeName === worker.name).map((p: any) => p.status.podIP as string).sort();
+        const dir = join(worker.dir, 'root', 'cni', 'networks', 'node-agent');
+        const files = (await readdir(dir)).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)).sort();
+        expect(files, `allocations on ${worker.name}`).toEqual(running);
+        const ports = await execa('ip', ['-n', worker.netns, '-o', 'link', 'show', 'master', 'cni0']);
+        expect(ports.stdout.split('\n').filter(Boolean).length, `bridge ports on ${worker.name}`).toBe(running.length);
+      }
+    }, 300_000);
 
     it('pods get the managed /etc/hosts and the node MTU (less the tunnel overhead in vxlan mode)', async () => {
       await apply(

@@ -189,7 +189,7 @@ describe('pod lifecycle', () => {
       'spec:', '  containers:', `  - {name: web, image: "${busybox}", command: [sh, -c, "echo static > /tmp/ok; exec sleep 3600"]}`,
     ].join('\n'));
     const node = `standalone${process.pid % 10000}`;
-    const agent = execa(join(repo, 'bin/node-agent'), ['run', '--standalone', '--node-name', node, '--node-ip', '127.0.0.1', '--root-dir', join(dir, 'root'), '--healthz-port', '0',
+    const agent = execa(join(repo, 'bin/node-agent'), ['run', '--standalone', '--network', 'none', '--node-name', node, '--node-ip', '127.0.0.1', '--root-dir', join(dir, 'root'), '--healthz-port', '0',
       '--pod-manifest-path', join(dir, 'manifests'), '--pod-logs-dir', join(dir, 'logs')], { reject: false });
     try {
       const id = await eventually('the static pod container running', 40_000, async () => {

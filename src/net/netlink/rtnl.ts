@@ -114,6 +114,19 @@ export class Rtnl {
 
   constructor() {
     this.sock = createRtNetlink();
+    // One request at a time per socket: the netlink package mixes up replies when dumps overlap
+    // ("Multipart message not terminated properly"), and callers (pods set up in parallel, the
+    // peer sync) do overlap. Every typed call goes through request(), so queueing it covers all.
+    const request = this.sock.request.bind(this.sock);
+    let tail: Promise<unknown> = Promise.resolve();
+    this.sock.request = ((...args: Parameters<typeof request>) => {
+      const run = tail.then(
+        () => request(...args),
+        () => request(...args),
+      );
+      tail = run.catch(() => undefined);
+      return run;
+    });
   }
 
   close(): void {
@@ -227,6 +240,10 @@ export class Rtnl {
 
   async setMaster(index: number, master: number): Promise<void> {
     await this.sock.setLink({ index }, { master });
+  }
+
+  async setMac(index: number, mac: string): Promise<void> {
+    await this.sock.setLink({ index }, { address: macBuffer(mac) });
   }
 
   async setMtu(index: number, mtu: number): Promise<void> {
