@@ -160,14 +160,19 @@ for (const mode of ['host-gw', 'vxlan'] as const) {
       const ips = everyPod.map((p: any) => p.status.podIP as string);
       expect(new Set(ips).size).toBe(ips.length);
 
-      // Settle: sandboxes of deleted pods are torn down before their Pod objects disappear.
+      // A sandbox whose pod was deleted while it was still being created is found by the agent's
+      // relist as an orphan and torn down (CNI DEL) a moment later: allocations converge, they
+      // must never stay behind.
       for (const worker of lab.topology.workers) {
         const running = everyPod.filter((p: any) => p.spec.nodeName === worker.name).map((p: any) => p.status.podIP as string).sort();
         const dir = join(worker.dir, 'root', 'cni', 'networks', 'node-agent');
-        const files = (await readdir(dir)).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)).sort();
-        expect(files, `allocations on ${worker.name}`).toEqual(running);
-        const ports = await execa('ip', ['-n', worker.netns, '-o', 'link', 'show', 'master', 'cni0']);
-        expect(ports.stdout.split('\n').filter(Boolean).length, `bridge ports on ${worker.name}`).toBe(running.length);
+        const allocationFiles = async () => (await readdir(dir)).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)).sort();
+        const bridgePorts = async () => (await execa('ip', ['-n', worker.netns, '-o', 'link', 'show', 'master', 'cni0'])).stdout.split('\n').filter(Boolean).length;
+        await eventually(`allocations and bridge ports on ${worker.name} equal its ${running.length} pods`, 30_000, async () =>
+          JSON.stringify(await allocationFiles()) === JSON.stringify(running) && (await bridgePorts()) === running.length,
+        );
+        expect(await allocationFiles(), `allocations on ${worker.name}`).toEqual(running);
+        expect(await bridgePorts(), `bridge ports on ${worker.name}`).toBe(running.length);
       }
     }, 300_000);
 
@@ -180,7 +185,7 @@ for (const mode of ['host-gw', 'vxlan'] as const) {
           containers: [{ name: 'c', image: busybox, imagePullPolicy: 'Never', command: ['sh', '-c', 'cat /etc/hosts; cat /sys/class/net/eth0/mtu'] }],
         }),
       );
-      await eventually('etc finished', 60_000, () => phaseOf(lab, 'etc'));
+      await eventually('etc finished', 90_000, () => phaseOf(lab, 'etc'));
       const pod = await getPod(lab, 'etc');
       const output = await logsOf('etc');
       expect(output).toContain('# Kubernetes-managed hosts file.');
@@ -188,6 +193,6 @@ for (const mode of ['host-gw', 'vxlan'] as const) {
       expect(output).toContain('10.1.2.3\talias.example');
       expect(output.trim().split('\n').at(-1)).toBe(mode === 'vxlan' ? '1450' : '1500');
       expect(pod.status.podIPs).toEqual([{ ip: pod.status.podIP }]);
-    });
+    }, 120_000);
   });
 }
