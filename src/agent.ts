@@ -17,7 +17,7 @@ import { formatRuntimeVersion } from './runtime/types.ts';
 import { describeError } from './errors.ts';
 import { agentVersion } from './version.ts';
 import { NodeNetwork, VTEP_MAC_ANNOTATION } from './net/node-network.ts';
-import { InProcessCniNetwork, initialNetConf } from './net/pod-network.ts';
+import { InProcessCniNetwork, pluginNetConf } from './net/pod-network.ts';
 import { sleep } from './util/sleep.ts';
 
 /**
@@ -27,7 +27,7 @@ import { sleep } from './util/sleep.ts';
  */
 export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSignal): Promise<void> {
   // Pod networking: the CNI plugin's code in-process for the Docker backend (as dockershim did).
-  const podNetwork = config.network.mode === 'none' ? undefined : new InProcessCniNetwork(initialNetConf(config));
+  const podNetwork = config.network.mode === 'none' ? undefined : new InProcessCniNetwork(pluginNetConf(config));
   await podNetwork?.load();
   const runtime = createRuntime(config.runtime, config.nodeName, config.directories.root, podNetwork);
   const machine = await readMachineInfo();

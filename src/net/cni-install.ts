@@ -15,7 +15,6 @@ import type { PluginNetConf } from './pod-network.ts';
  */
 
 export const CONFLIST_NAME = '10-node-agent.conflist';
-export const NETWORK_NAME = 'node-agent';
 
 const pluginMain = resolve(dirname(fileURLToPath(import.meta.url)), '../../cni/main.ts');
 

@@ -1,17 +1,16 @@
 import type { V1Node } from '@kubernetes/client-node';
 import { join } from 'node:path';
 import { ensureBridge } from '../../cni/bridge.ts';
-import { PLUGIN_TYPE } from '../../cni/types.ts';
 import type { AgentConfig } from '../config/types.ts';
 import { describeError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { formatIpv4, parseCidr } from '../util/cidr.ts';
-import { installCni, NETWORK_NAME } from './cni-install.ts';
+import { installCni } from './cni-install.ts';
 import { installPodRules } from './masquerade.ts';
 import { Rtnl } from './netlink/rtnl.ts';
 import type { NodeNet } from './peer-plan.ts';
 import { enableIpForward, PeerProgrammer } from './peer-programmer.ts';
-import type { InProcessCniNetwork, PluginNetConf } from './pod-network.ts';
+import { BRIDGE_NAME, pluginNetConf, type InProcessCniNetwork } from './pod-network.ts';
 import { findUnderlay, VXLAN_OVERHEAD } from './vxlan-device.ts';
 
 /**
@@ -25,7 +24,6 @@ import { findUnderlay, VXLAN_OVERHEAD } from './vxlan-device.ts';
  */
 
 export const VTEP_MAC_ANNOTATION = 'node-agent.io/vtep-mac';
-export const BRIDGE_NAME = 'cni0';
 
 export interface NodeNetworkDeps {
   config: AgentConfig;
@@ -45,7 +43,6 @@ export class NodeNetwork {
   private podCIDR: string | undefined;
   private programmer: PeerProgrammer | undefined;
   private peers: NodeNet[] = [];
-  private notReady = 'the node has no pod CIDR yet (spec.podCIDR is empty and none is configured)';
   private syncing: Promise<void> | undefined;
   private resync = false;
   /** Publishes this node's VTEP MAC (a Node annotation patch); unset in standalone mode. */
@@ -54,11 +51,6 @@ export class NodeNetwork {
 
   constructor(deps: NodeNetworkDeps) {
     this.deps = deps;
-  }
-
-  /** NetworkReady: undefined when pods can be wired, else why not. */
-  problem(): string | undefined {
-    return this.podCIDR ? undefined : this.notReady;
   }
 
   close(): void {
@@ -90,16 +82,7 @@ export class NodeNetwork {
     // Pods must fit their packets in the tunnel, or large ones vanish.
     const mtu = vxlan ? uplinkMtu - VXLAN_OVERHEAD : uplinkMtu;
     const gateway = formatIpv4(cidr.cidr.network + 1);
-    const conf: PluginNetConf = {
-      cniVersion: '1.0.0',
-      name: NETWORK_NAME,
-      type: PLUGIN_TYPE,
-      bridge: BRIDGE_NAME,
-      subnet: podCIDR,
-      mtu,
-      dataDir: join(config.directories.root, 'cni', 'networks'),
-      ...(config.clusterDNS.length > 0 ? { dns: { nameservers: config.clusterDNS } } : {}),
-    };
+    const conf = pluginNetConf(config, { subnet: podCIDR, mtu });
     const bridge = await ensureBridge(this.rtnl, { name: BRIDGE_NAME, gateway, prefix: cidr.cidr.prefix, mtu });
     if (bridge.repaired.length > 0) log.warn({ bridge: BRIDGE_NAME, removed: bridge.repaired, gateway }, 'pod bridge carried another subnet; repaired');
     this.deps.pods.reconfigure(conf);

@@ -1,6 +1,7 @@
+import { join } from 'node:path';
 import { runCni } from '../../cni/commands.ts';
 import { IpamStore } from '../../cni/ipam-store.ts';
-import { CniCode, type CniResult } from '../../cni/types.ts';
+import { CniCode, PLUGIN_TYPE, type CniResult } from '../../cni/types.ts';
 import { AgentError, ErrorCode } from '../errors.ts';
 import { Rtnl } from './netlink/rtnl.ts';
 
@@ -26,11 +27,11 @@ export interface PodNetwork {
   ipOf(sandboxId: string): string;
   /** Releases every allocation and interface whose sandbox is not in `live` (CNI GC). */
   collect(liveSandboxIds: string[]): Promise<{ removed: number }>;
-  /** NetworkReady for the runtime conditions: undefined when ready, else why not. */
-  problem(): Promise<string | undefined>;
 }
 
 export const POD_IFNAME = 'eth0';
+export const NETWORK_NAME = 'node-agent';
+export const BRIDGE_NAME = 'cni0';
 
 /** The network configuration handed to the plugin (the conflist's single plugin entry). */
 export interface PluginNetConf {
@@ -120,26 +121,24 @@ export class InProcessCniNetwork implements PodNetwork {
     for (const id of [...this.ips.keys()]) if (!live.has(id)) this.ips.delete(id);
     return { removed: before - (await store.list()).length };
   }
-
-  async problem(): Promise<string | undefined> {
-    try {
-      await this.call('STATUS', {});
-      return undefined;
-    } catch (err) {
-      return (err as Error).message;
-    }
-  }
 }
 
-/** The plugin configuration before the node network is configured: no subnet, so ADD says why. */
-export function initialNetConf(config: { directories: { root: string } }): PluginNetConf {
+/**
+ * The plugin configuration for this node: what the conflist says and what the in-process calls
+ * use. Before the node has a pod CIDR the subnet is empty, so ADD says why it cannot proceed.
+ */
+export function pluginNetConf(
+  config: { directories: { root: string }; clusterDNS: string[] },
+  network: { subnet: string; mtu: number } = { subnet: '', mtu: 1500 },
+): PluginNetConf {
   return {
     cniVersion: '1.0.0',
-    name: 'node-agent',
-    type: 'node-agent-bridge',
-    bridge: 'cni0',
-    subnet: '',
-    mtu: 1500,
-    dataDir: `${config.directories.root}/cni/networks`,
+    name: NETWORK_NAME,
+    type: PLUGIN_TYPE,
+    bridge: BRIDGE_NAME,
+    subnet: network.subnet,
+    mtu: network.mtu,
+    dataDir: join(config.directories.root, 'cni', 'networks'),
+    ...(config.clusterDNS.length > 0 ? { dns: { nameservers: config.clusterDNS } } : {}),
   };
 }

@@ -39,11 +39,11 @@ export interface VxlanDevice {
 
 /** The link that carries `nodeIP`: VXLAN's UDP packets leave by it, and host-gw routes use it. */
 export async function findUnderlay(rtnl: Rtnl, nodeIP: string): Promise<LinkInfo> {
-  for (const link of await rtnl.links()) {
-    const addresses = await rtnl.addresses(link.index);
-    if (addresses.some((a) => a.ip === nodeIP)) return link;
-  }
-  throw new Error(`no network device carries the node IP ${nodeIP}`);
+  // One address dump, not one per link: this runs on every peer sync, and a node has a link per pod.
+  const owner = (await rtnl.allAddresses()).find((a) => a.ip === nodeIP);
+  const link = owner && (await rtnl.links()).find((l) => l.index === owner.index);
+  if (!link) throw new Error(`no network device carries the node IP ${nodeIP}`);
+  return link;
 }
 
 /** A random locally administered (bit 1 of the first octet) unicast (bit 0 clear) MAC. */

@@ -141,7 +141,7 @@ export class PodSyncer {
     const status = generatePodStatus(pod, observed, {
       now: new Date(this.now()),
       hostIP: this.deps.nodeIP,
-      podIP: sandbox?.state === 'ready' ? (pod.spec?.hostNetwork ? this.deps.nodeIP : sandbox.ip) : undefined,
+      podIP: sandbox?.state === 'ready' ? this.podIPOf(pod, sandbox.ip) : undefined,
       runtimeName: this.deps.runtimeName,
       waiting,
       previous: pod.status,
@@ -265,7 +265,8 @@ export class PodSyncer {
     const api = this.deps.api;
     const configMaps = new Map(await Promise.all([...refs.configMaps].map(async (n) => [n, api ? await api.getConfigMap(namespace, n) : undefined] as const)));
     const secrets = new Map(await Promise.all([...refs.secrets].map(async (n) => [n, api ? await api.getSecret(namespace, n) : undefined] as const)));
-    const podIP = pod.spec?.hostNetwork ? this.deps.nodeIP : ((await this.deps.runtime.sandboxStatus(sandboxId).catch(() => undefined))?.ip ?? '');
+    const sb = await this.deps.runtime.sandboxStatus(sandboxId).catch(() => undefined);
+    const podIP = this.podIPOf(pod, sb?.ip ?? '');
     const env = resolveEnv(pod, spec, { configMaps, secrets, nodeName: this.deps.nodeName, hostIP: this.deps.nodeIP, podIP, nodeAllocatable: this.deps.nodeAllocatable() });
     if (!env.ok) {
       wake(10_000);
@@ -297,7 +298,6 @@ export class PodSyncer {
 
     const postStart = spec.lifecycle?.postStart;
     if (postStart) {
-      const sb = await this.deps.runtime.sandboxStatus(sandboxId).catch(() => undefined);
       const result = await runHandler({ handler: postStart, pod, container: spec, containerId: id, runtime: this.deps.runtime, podIP: sb?.ip ?? '', netnsPath: sb?.netnsPath ?? '', timeoutSeconds: 30 });
       if (!result.ok) {
         this.event(pod, 'Warning', 'FailedPostStartHook', `PostStartHook failed: ${result.message}`, spec.name);
@@ -323,6 +323,11 @@ export class PodSyncer {
       logDirectory: join(this.deps.logsDir, `${ref.namespace}_${ref.name}_${ref.uid}`),
       dnsConfig: this.dnsDecision(pod).config,
     };
+  }
+
+  /** A host-network pod's IP is the node's; any other pod's is its sandbox's. */
+  private podIPOf(pod: V1Pod, sandboxIP: string): string {
+    return pod.spec?.hostNetwork ? this.deps.nodeIP : sandboxIP;
   }
 
   private dnsDecision(pod: V1Pod): ReturnType<typeof podDnsConfig> {

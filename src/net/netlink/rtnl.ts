@@ -1,4 +1,6 @@
 import { createRtNetlink, FlagsNew, rt, type RtNetlinkSocket } from 'netlink';
+
+type LinkMessage = Awaited<ReturnType<RtNetlinkSocket['getLinks']>>[number];
 import { formatIpv4, parseIpv4 } from '../../util/cidr.ts';
 import { be16, cstring, ifinfomsg, IFLA, IFLA_INFO, IFLA_VXLAN, attr, nested, parseAttrs, u32, u8, VETH_INFO_PEER } from './nla.ts';
 
@@ -98,6 +100,17 @@ export function macFromBuffer(buf: Buffer | undefined): string {
   return buf ? [...buf].map((b) => b.toString(16).padStart(2, '0')).join(':') : '';
 }
 
+function linkInfo(m: LinkMessage): LinkInfo {
+  return {
+    index: m.data.index ?? 0,
+    name: m.attrs.ifname ?? '',
+    mtu: m.attrs.mtu ?? 0,
+    up: Boolean(m.data.flags?.up),
+    master: m.attrs.master ?? 0,
+    mac: macFromBuffer(m.attrs.address),
+  };
+}
+
 /** errno name of a failed netlink request (EEXIST, ENODEV, ...), if it carries one. */
 export function netlinkErrno(err: unknown): string | undefined {
   if (err && typeof err === 'object' && 'code' in err && typeof err.code === 'string') return err.code;
@@ -134,30 +147,13 @@ export class Rtnl {
   }
 
   async links(): Promise<LinkInfo[]> {
-    const msgs = await this.sock.getLinks();
-    return msgs.map((m) => ({
-      index: m.data.index ?? 0,
-      name: m.attrs.ifname ?? '',
-      mtu: m.attrs.mtu ?? 0,
-      up: Boolean(m.data.flags?.up),
-      master: m.attrs.master ?? 0,
-      mac: macFromBuffer(m.attrs.address),
-    }));
+    return (await this.sock.getLinks()).map(linkInfo);
   }
 
   async linkByName(name: string): Promise<LinkInfo | undefined> {
     try {
-      const msgs = await this.sock.getLink({}, { ifname: name });
-      const m = msgs[0];
-      if (!m) return undefined;
-      return {
-        index: m.data.index ?? 0,
-        name: m.attrs.ifname ?? name,
-        mtu: m.attrs.mtu ?? 0,
-        up: Boolean(m.data.flags?.up),
-        master: m.attrs.master ?? 0,
-        mac: macFromBuffer(m.attrs.address),
-      };
+      const m = (await this.sock.getLink({}, { ifname: name }))[0];
+      return m ? linkInfo(m) : undefined;
     } catch (err) {
       if (netlinkErrno(err) === 'ENODEV') return undefined;
       throw err;
@@ -263,11 +259,18 @@ export class Rtnl {
     }
   }
 
-  async addresses(index: number): Promise<Ipv4Address[]> {
+  /** Every IPv4 address of the namespace with the index of its link: one dump. */
+  async allAddresses(): Promise<(Ipv4Address & { index: number })[]> {
     const msgs = await this.sock.getAddresses({ family: AF_INET });
-    return msgs
-      .filter((m) => m.data.index === index)
-      .map((m) => ({ ip: ipFromBuffer(m.attrs.local ?? m.attrs.address) ?? '', prefix: m.data.prefixlen ?? 0 }));
+    return msgs.map((m) => ({
+      index: m.data.index ?? 0,
+      ip: ipFromBuffer(m.attrs.local ?? m.attrs.address) ?? '',
+      prefix: m.data.prefixlen ?? 0,
+    }));
+  }
+
+  async addresses(index: number): Promise<Ipv4Address[]> {
+    return (await this.allAddresses()).filter((a) => a.index === index).map(({ ip, prefix }) => ({ ip, prefix }));
   }
 
   async addAddress(index: number, address: Ipv4Address): Promise<void> {

@@ -113,7 +113,7 @@ export class DockerRuntime implements Runtime {
     const network = this.options.network;
     try {
       await this.docker.getContainer(id).start();
-      const info = await this.docker.getContainer(id).inspect();
+      const info = await this.inspect(id);
       // Containers joined to the sandbox's network share its resolv.conf: rewriting the pause
       // container's file (Docker makes it at start) gives every container the pod's DNS settings.
       if (config.dnsConfig && info.ResolvConfPath) await writeFile(info.ResolvConfPath, resolvConfText(config.dnsConfig));
