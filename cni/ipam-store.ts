@@ -1,7 +1,7 @@
 import { mkdir, open, readdir, readFile, unlink, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseIpv4 } from '../src/util/cidr.ts';
-import { withFileLock } from './file-lock.ts';
+import { sweepLockLeftovers, withFileLock } from './file-lock.ts';
 import { type IpRange, inRange, nextFreeIp } from './ip-range.ts';
 import { type Attachment, CniCode, CniError } from './types.ts';
 
@@ -117,6 +117,7 @@ export class IpamStore {
       (a) => !keep.has(`${a.containerID}\n${a.ifname}`) || (range !== undefined && !inRange(range, parseIpv4(a.ip) ?? 0)),
     );
     for (const a of stale) await unlink(join(this.dir, a.ip)).catch(() => undefined);
+    await sweepLockLeftovers(join(this.dir, LOCK));
     return stale;
   }
 }

@@ -48,8 +48,11 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
     if (!nodeNetwork || !podCIDR) return;
     try {
       await nodeNetwork.configure(podCIDR);
-      const released = await runtime.collectNetwork?.();
-      if (released) log.info({ released }, 'released addresses of sandboxes that are gone (CNI GC)');
+      const collected = await runtime.collectNetwork?.();
+      if (collected?.released) log.info({ released: collected.released }, 'released addresses of sandboxes that are gone (CNI GC)');
+      for (const b of collected?.broken ?? []) {
+        log.warn({ sandbox: b.sandboxId.slice(0, 12), problem: b.problem }, 'sandbox network is not as set up (the agent stopped half-way?); the sandbox will be replaced');
+      }
     } catch (err) {
       log.error({ podCIDR, err: describeError(err) }, 'pod network set-up failed; pods cannot get an IP until it succeeds');
     }

@@ -128,7 +128,9 @@ export class Lab {
     // then the volume mounts those pods had.
     const ours = await run('docker', ['ps', '-a', '--filter', 'label=node-agent.managed=true', '--format', '{{.ID}} {{.Label "node-agent.root"}}'], { reject: false });
     const ids = ours.split('\n').filter((l) => l.split(' ')[1]?.startsWith(`${topology.options.stateDir}/`)).map((l) => l.split(' ')[0] ?? '');
-    if (ids.length > 0) await run('docker', ['rm', '-f', ...ids], { reject: false });
+    // In batches: one `docker rm -f` of a few hundred IDs at once is the load that wedged
+    // dockerd 20.10 here.
+    for (let i = 0; i < ids.length; i += 20) await run('docker', ['rm', '-f', ...ids.slice(i, i + 20)], { reject: false });
     for (const m of mountsBelow(await readMountInfo(), topology.options.stateDir)) await unmount(m.mountPoint).catch(() => undefined);
     for (const link of await this.labLinks()) await deleteLink(link);
     await rm(topology.options.stateDir, { recursive: true, force: true });

@@ -27,6 +27,12 @@ export interface PodNetwork {
   ipOf(sandboxId: string): string;
   /** Releases every allocation and interface whose sandbox is not in `live` (CNI GC). */
   collect(liveSandboxIds: string[]): Promise<{ removed: number }>;
+  /**
+   * CNI CHECK of a running sandbox's attachment. Returns what is wrong (and forgets the sandbox's
+   * IP, so the sandbox reads as not ready and gets replaced), or undefined when all is in place.
+   * This is how a set-up cut short by an agent crash is found after a restart.
+   */
+  verify(sandboxId: string, netnsPath: string): Promise<string | undefined>;
 }
 
 export const POD_IFNAME = 'eth0';
@@ -110,6 +116,19 @@ export class InProcessCniNetwork implements PodNetwork {
 
   ipOf(sandboxId: string): string {
     return this.ips.get(sandboxId) ?? '';
+  }
+
+  async verify(sandboxId: string, netnsPath: string): Promise<string | undefined> {
+    const ip = this.ips.get(sandboxId);
+    if (!ip) return 'no address was allocated';
+    const prevResult = { cniVersion: this.conf.cniVersion, ips: [{ address: `${ip}/${this.conf.subnet.split('/')[1] ?? ''}` }] };
+    try {
+      await this.call('CHECK', { CNI_CONTAINERID: sandboxId, CNI_NETNS: netnsPath, CNI_IFNAME: POD_IFNAME }, { prevResult });
+      return undefined;
+    } catch (err) {
+      this.ips.delete(sandboxId);
+      return err instanceof Error ? err.message : String(err);
+    }
   }
 
   async collect(liveSandboxIds: string[]): Promise<{ removed: number }> {

@@ -2,7 +2,7 @@ import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import type { ContainerStatus } from '../runtime/types.ts';
 import { Annotations } from '../runtime/labels.ts';
 import { CrashBackoff } from './crash-backoff.ts';
-import { attemptsOf, latestSandbox, type ObservedPod } from './observed.ts';
+import { attemptsOf, latestSandbox, sandboxLive, type ObservedPod } from './observed.ts';
 import { containerHash, podUid, restartPolicy } from './pod-util.ts';
 
 export interface ContainerToStart {
@@ -68,7 +68,7 @@ export function computePodActions(pod: V1Pod, observed: ObservedPod, ctx: Action
   if (podFinished(pod, observed)) {
     actions.podDone = true;
     // A finished pod keeps nothing running; its sandbox is stopped (kept for status until deleted).
-    actions.killPod = observed.containers.some((c) => c.state === 'running') || ready !== undefined;
+    actions.killPod = observed.containers.some((c) => c.state === 'running') || observed.sandboxes.some(sandboxLive);
     actions.sandboxId = sandbox?.id;
     return actions;
   }
@@ -79,7 +79,7 @@ export function computePodActions(pod: V1Pod, observed: ObservedPod, ctx: Action
     const appRan = containers.some((c) => attemptsOf(observed, c.name).length > 0);
     if (policy === 'Never' && appRan) {
       actions.podDone = true;
-      actions.killPod = observed.containers.some((c) => c.state === 'running');
+      actions.killPod = observed.containers.some((c) => c.state === 'running') || observed.sandboxes.some(sandboxLive);
       return actions;
     }
     actions.createSandbox = true;

@@ -180,7 +180,10 @@ export class PodSyncer {
         await this.stopContainer(pod, specOf(pod, c.name), c.id, grace, sandboxConfig, log, sandbox?.netnsPath ?? '', sandbox?.ip ?? '');
       }),
     );
-    for (const s of observed.sandboxes) if (s.state === 'ready') await this.deps.runtime.stopSandbox(s.id);
+    // Every sandbox, not just the ready one: a running sandbox whose network was never finished
+    // (the agent died half-way) reads not ready and must still be stopped and its address
+    // released. StopPodSandbox is idempotent, as in kubelet's killPodWithSyncResult.
+    for (const s of observed.sandboxes) await this.deps.runtime.stopSandbox(s.id);
     log.info({ reason, containers: running.length }, 'pod stopped');
   }
 

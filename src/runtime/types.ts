@@ -176,9 +176,11 @@ export interface Runtime {
   status(): Promise<RuntimeCondition[]>;
   /**
    * CNI GC for backends that wire pod networks themselves: releases addresses and interfaces of
-   * sandboxes that no longer exist. Returns how many allocations were released.
+   * sandboxes that no longer exist, and checks those of running sandboxes. A sandbox whose network
+   * is not what set-up made (the agent died half-way) reads as not ready from then on, so its pod
+   * worker replaces it.
    */
-  collectNetwork?(): Promise<number>;
+  collectNetwork?(): Promise<{ released: number; broken: { sandboxId: string; problem: string }[] }>;
 
   runSandbox(config: SandboxConfig): Promise<string>;
   /** Stops every container of the sandbox and the sandbox itself; idempotent. */

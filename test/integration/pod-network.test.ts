@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
+import { mkdirSync, readdirSync, watch, type FSWatcher } from 'node:fs';
 import { mkdtemp, mkdir, readdir, readFile, rm, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Lab } from '../../src/lab/lab.ts';
+import type { LabMachine } from '../../src/lab/topology.ts';
 import { apply, condition, createTestLab, eventually, getPod, kubectl, kubectlJson, podManifest } from '../helpers/test-lab.ts';
 
 // The pod network, end to end, in both modes: three nodes, the real control plane assigning each
@@ -30,6 +32,26 @@ async function logsOf(name: string): Promise<string> {
   const ids = await execa('docker', ['ps', '-a', '-q', '--filter', `name=k8s_c_${name}_`]);
   const id = ids.stdout.split('\n')[0];
   return id ? ((await execa('docker', ['logs', id], { reject: false, all: true })).all ?? '') : '';
+}
+
+/**
+ * What a node really has wired: the owners of its IP allocation files, its running pod
+ * sandboxes, its bridge ports, and the running sandboxes whose netns has no address on eth0.
+ */
+async function wiringOf(worker: LabMachine): Promise<{ files: string[]; owners: string[]; sandboxes: string[]; ports: number; unwired: string[] }> {
+  const root = join(worker.dir, 'root');
+  const dir = join(root, 'cni', 'networks', 'node-agent');
+  const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f));
+  const owners = await Promise.all(files.map(async (f) => (await readFile(join(dir, f), 'utf8').catch(() => '')).split('\n')[0] ?? ''));
+  const sandboxes = (await execa('docker', ['ps', '-q', '--no-trunc', '--filter', 'label=io.kubernetes.docker.type=podsandbox', '--filter', `label=node-agent.root=${root}`, '--filter', 'status=running'])).stdout.split('\n').filter(Boolean);
+  const ports = (await execa('ip', ['-n', worker.netns, '-o', 'link', 'show', 'master', 'cni0'], { reject: false })).stdout.split('\n').filter(Boolean).length;
+  const unwired: string[] = [];
+  for (const id of sandboxes) {
+    const pid = (await execa('docker', ['inspect', '-f', '{{.State.Pid}}', id], { reject: false })).stdout.trim();
+    const addr = await execa('nsenter', [`--net=/proc/${pid}/ns/net`, 'ip', '-o', '-4', 'addr', 'show', 'dev', 'eth0'], { reject: false });
+    if (!addr.stdout.includes('inet ')) unwired.push(id);
+  }
+  return { files, owners: [...owners].sort(), sandboxes: [...sandboxes].sort(), ports, unwired };
 }
 
 for (const mode of ['host-gw', 'vxlan'] as const) {
@@ -132,12 +154,10 @@ for (const mode of ['host-gw', 'vxlan'] as const) {
       expect(phase).toBe('Succeeded');
     });
 
-    // Skipped: on these 2-core machines Debian's dockerd 20.10 wedges under this churn (400
-    // containers created and force-removed at once across three agents sharing one daemon):
-    // `docker inspect` of some containers hangs until dockerd restarts, and every later test in
-    // the run fails with it. Run it by hand with `it.runIf(mode === 'host-gw')`; it passed alone
-    // (about 142 s). The fix is to bound the agent's concurrent runtime calls; see the issue note.
-    it.skip('200 pods created and deleted in random order never share an IP; allocations and bridge ports match the pods', async () => {
+    // Once, in host-gw mode: the IPAM and bridge code is the same in both modes. This is the
+    // churn that wedged Debian's dockerd 20.10 before the agent bounded its concurrent daemon
+    // calls (DockerRuntime's slots) and `lab down` removed containers in batches.
+    it.runIf(mode === 'host-gw')('200 pods created and deleted in random order never share an IP; allocations and bridge ports match the pods', async () => {
       const names = Array.from({ length: 200 }, (_, i) => `churn-${i}`);
       const manifest = (name: string, i: number) =>
         podManifest(name, nodes[i % 3] ?? 'worker-1', { terminationGracePeriodSeconds: 0, containers: [{ name: 'c', image: busybox, imagePullPolicy: 'Never', command: ['sleep', '3600'] }] }, { labels: { churn: 'yes' } });
@@ -171,16 +191,8 @@ for (const mode of ['host-gw', 'vxlan'] as const) {
       // pod sandbox of this node and every running sandbox has exactly one, every bridge port is
       // one of theirs, and every running Pod's IP is among them.
       for (const worker of lab.topology.workers) {
-        const root = join(worker.dir, 'root');
-        const dir = join(root, 'cni', 'networks', 'node-agent');
         const podIPs = everyPod.filter((p: any) => p.spec.nodeName === worker.name).map((p: any) => p.status.podIP as string);
-        const snapshot = async () => {
-          const files = (await readdir(dir)).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f));
-          const owners = await Promise.all(files.map(async (f) => (await readFile(join(dir, f), 'utf8')).split('\n')[0] ?? ''));
-          const sandboxes = (await execa('docker', ['ps', '-q', '--no-trunc', '--filter', 'label=io.kubernetes.docker.type=podsandbox', '--filter', `label=node-agent.root=${root}`, '--filter', 'status=running'])).stdout.split('\n').filter(Boolean);
-          const ports = (await execa('ip', ['-n', worker.netns, '-o', 'link', 'show', 'master', 'cni0'])).stdout.split('\n').filter(Boolean).length;
-          return { files, owners: [...owners].sort(), sandboxes: [...sandboxes].sort(), ports };
-        };
+        const snapshot = () => wiringOf(worker);
         await eventually(`allocations and bridge ports on ${worker.name} equal its running sandboxes`, 60_000, async () => {
           const s = await snapshot();
           return JSON.stringify(s.owners) === JSON.stringify(s.sandboxes) && s.ports === s.sandboxes.length;
@@ -189,7 +201,78 @@ for (const mode of ['host-gw', 'vxlan'] as const) {
         expect(s.owners, `allocation owners on ${worker.name}`).toEqual(s.sandboxes);
         expect(s.ports, `bridge ports on ${worker.name}`).toBe(s.sandboxes.length);
         expect(s.files, `running pods' IPs on ${worker.name}`).toEqual(expect.arrayContaining(podIPs));
+        expect(s.unwired, `sandboxes without an address on ${worker.name}`).toEqual([]);
       }
+      await kubectl(lab, ['delete', 'pod', '-l', 'churn=yes', '--wait=false']);
+    }, 420_000);
+
+    // The agent wires a sandbox in steps (pause container, IP allocation, veth, addresses): killed
+    // with SIGKILL in the middle, it leaves half-wired sandboxes. The restarted agent must find
+    // them (CNI CHECK at start), replace them, and leave exactly one allocation and one bridge port
+    // per running sandbox. Rounds alternate two kill points: at a random moment while pods are
+    // being created, and the instant an allocation file appears (inotify), which lands inside a
+    // CNI ADD, between the address being reserved and the veth being wired. Each restart must
+    // also cope with what the kills before it left.
+    it.runIf(mode === 'host-gw')('an agent killed while wiring pods leaves nothing that its restart does not clean up', async () => {
+      const worker = lab.topology.workers[0]!;
+      const allocationDir = join(worker.dir, 'root', 'cni', 'networks', 'node-agent');
+      const settled = async (): Promise<Awaited<ReturnType<typeof wiringOf>> | undefined> => {
+        const w = await wiringOf(worker);
+        return JSON.stringify(w.owners) === JSON.stringify(w.sandboxes) && w.ports === w.sandboxes.length && w.unwired.length === 0 ? w : undefined;
+      };
+      // Whatever earlier tests left being torn down is finished first, so it is not taken for
+      // the kill's leftovers.
+      await eventually(`${worker.name} settled before the kills`, 120_000, settled, 2000);
+      const names: string[] = [];
+      let unwiredSeen = 0;
+      let midAddSeen = 0;
+      for (let round = 0; round < 10 && (round < 4 || unwiredSeen === 0 || midAddSeen === 0); round++) {
+        const batch = Array.from({ length: 12 }, (_, i) => `crash-${round}-${i}`);
+        names.push(...batch);
+        const pid = await lab.agentPidOf(worker.name);
+        const onAllocation = round % 2 === 1;
+        let watcher: FSWatcher | undefined;
+        const killed = new Promise<void>((resolve) => {
+          if (!onAllocation) return;
+          // The plugin makes it on first use; made here so it can be watched before then.
+          mkdirSync(allocationDir, { recursive: true });
+          const before = new Set(readdirSync(allocationDir));
+          watcher = watch(allocationDir, (_event, file) => {
+            if (file && /^\d+\.\d+\.\d+\.\d+$/.test(file) && !before.has(file)) {
+              try {
+                process.kill(pid, 'SIGKILL');
+              } catch {
+                // already gone
+              }
+              resolve();
+            }
+          });
+        });
+        await apply(lab, ...batch.map((n) => podManifest(n, worker.name, { terminationGracePeriodSeconds: 0, containers: [{ name: 'c', image: busybox, imagePullPolicy: 'Never', command: ['sleep', '3600'] }] }, { labels: { crash: 'yes' } })));
+        if (onAllocation) await Promise.race([killed, new Promise((r) => setTimeout(r, 20_000))]);
+        else await new Promise((r) => setTimeout(r, 300 + Math.random() * 1200));
+        watcher?.close();
+        await lab.stopAgent(worker.name, 'SIGKILL');
+        const s = await wiringOf(worker);
+        // Unfinished: a running sandbox without an address; an allocation whose sandbox has no
+        // address (killed inside ADD) or is not running; bridge ports that do not match.
+        const midAdd = s.owners.filter((o) => s.unwired.includes(o) || !s.sandboxes.includes(o)).length;
+        unwiredSeen += s.unwired.length;
+        midAddSeen += midAdd + (s.ports !== s.sandboxes.length - s.unwired.length ? 1 : 0);
+        console.log(`round ${round} (kill ${onAllocation ? 'on the first new allocation' : 'at a random moment'}): ${s.sandboxes.length} sandboxes, ${s.unwired.length} without an address, ${midAdd} allocations of unwired or gone sandboxes, ${s.ports} bridge ports`);
+        await lab.startAgent(worker.name);
+      }
+      expect(unwiredSeen, 'a kill left running sandboxes without an address').toBeGreaterThan(0);
+      expect(midAddSeen, 'a kill landed inside an ADD (an allocation without its wiring)').toBeGreaterThan(0);
+      const pods = await eventually(`${names.length} pods Running`, 180_000, async () => {
+        const items = (await kubectlJson(lab, ['get', 'pods', '-l', 'crash=yes'])).items as any[];
+        return items.length === names.length && items.every((p) => p.status?.phase === 'Running' && p.status?.podIP) ? items : undefined;
+      }, 2000);
+      const ips = pods.map((p) => p.status.podIP as string);
+      expect(new Set(ips).size).toBe(ips.length);
+      const s = await eventually(`allocations and ports on ${worker.name} equal its running sandboxes`, 90_000, settled, 2000);
+      expect(s.files).toEqual(expect.arrayContaining(ips));
+      await kubectl(lab, ['delete', 'pod', '-l', 'crash=yes', '--wait=false']);
     }, 420_000);
 
     it('pods get the managed /etc/hosts and the node MTU (less the tunnel overhead in vxlan mode)', async () => {

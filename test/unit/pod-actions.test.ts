@@ -87,6 +87,17 @@ describe('computePodActions', () => {
     expect(a.containersToStart).toEqual([expect.objectContaining({ name: 'app', attempt: 1, reason: 'SandboxChanged' })]);
   });
 
+  it('a running sandbox whose network never got finished is replaced, and stopped even once the pod is done', () => {
+    const halfWired = { ...sandbox('notready'), netnsPath: '/proc/4242/ns/net' };
+    expect(computePodActions(pod(), { sandboxes: [halfWired], containers: [] }, ctx())).toMatchObject({ createSandbox: true, killPod: true, sandboxAttempt: 1 });
+    // restartPolicy Never after the app ran: no new sandbox, but the live one is not left running.
+    const ran = { sandboxes: [halfWired], containers: [ctr('app', 'exited', { exitCode: 0 })] };
+    expect(computePodActions(pod({ restartPolicy: 'Never' }), ran, ctx())).toMatchObject({ podDone: true, createSandbox: false, killPod: true });
+    // An exited sandbox holds nothing: a finished pod does not stop it again at every sync.
+    const exited = { sandboxes: [sandbox('notready')], containers: [ctr('app', 'exited', { exitCode: 0 })] };
+    expect(computePodActions(pod({ restartPolicy: 'Never' }), exited, ctx()).killPod).toBe(false);
+  });
+
   it('a running container whose spec changed is replaced', () => {
     const p = pod();
     const same = ctr('app', 'running', { annotations: { [Annotations.containerHash]: containerHash(p.spec!.containers[0]!) } });

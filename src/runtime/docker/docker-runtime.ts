@@ -5,6 +5,7 @@ import Docker from 'dockerode';
 import { AgentError, ErrorCode, describeError } from '../../errors.ts';
 import type { PodNetwork } from '../../net/pod-network.ts';
 import { resolvConfText } from '../../pods/dns-config.ts';
+import { Semaphore } from '../../util/semaphore.ts';
 import { Annotations, Labels } from '../labels.ts';
 import type {
   ContainerConfig,
@@ -40,9 +41,13 @@ export interface DockerRuntimeOptions {
    */
   rootDir?: string;
   pauseImage?: string;
+  /** Daemon calls in flight at most; see `slots`. */
+  maxConcurrentCalls?: number;
   /** Wires each non-host-network sandbox into the pod network (CNI in-process), as dockershim did. */
   network?: PodNetwork;
 }
+
+const DEFAULT_MAX_CONCURRENT_CALLS = 8;
 
 /**
  * The Docker backend of the runtime seam, through dockerode, the way dockershim mapped CRI onto
@@ -55,10 +60,18 @@ export class DockerRuntime implements Runtime {
   private readonly docker: Docker;
   private readonly options: DockerRuntimeOptions;
   private readonly pauseImage: string;
+  /**
+   * Bounds the daemon calls in flight (create, start, remove, inspect, list). dockerd 20.10 wedged
+   * when three agents churned through hundreds of pods at once, each pod worker calling it
+   * unbounded. Stops, execs, pulls and logs stay outside: they wait on containers rather than on
+   * the daemon's locks, and a 30 s graceful stop must not hold up every other pod.
+   */
+  private readonly slots: Semaphore;
 
   constructor(options: DockerRuntimeOptions) {
     this.options = options;
     this.pauseImage = options.pauseImage ?? 'localhost/pause:1';
+    this.slots = new Semaphore(options.maxConcurrentCalls ?? DEFAULT_MAX_CONCURRENT_CALLS);
     this.docker = new Docker({ socketPath: socketPathOf(options.endpoint), timeout: options.timeoutMs });
   }
 
@@ -91,7 +104,7 @@ export class DockerRuntime implements Runtime {
     const name = `k8s_POD_${pod.name}_${pod.namespace}_${pod.uid}_${pod.attempt}`;
     let id: string;
     try {
-      const container = await this.docker.createContainer({
+      const container = await this.api((d) => d.createContainer({
         name,
         Image: this.pauseImage,
         ...(config.hostNetwork ? {} : { Hostname: config.hostname }),
@@ -105,14 +118,14 @@ export class DockerRuntime implements Runtime {
           RestartPolicy: { Name: 'no' },
           LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '5' } },
         },
-      });
+      }));
       id = container.id;
     } catch (err) {
       throw this.failure(err, ErrorCode.SandboxCreate, `creating the sandbox of ${pod.namespace}/${pod.name}`);
     }
     const network = this.options.network;
     try {
-      await this.docker.getContainer(id).start();
+      await this.api((d) => d.getContainer(id).start());
       const info = await this.inspect(id);
       // Containers joined to the sandbox's network share its resolv.conf: rewriting the pause
       // container's file (Docker makes it at start) gives every container the pod's DNS settings.
@@ -122,7 +135,7 @@ export class DockerRuntime implements Runtime {
       }
     } catch (err) {
       if (network && !config.hostNetwork) await network.tearDown(id, '').catch(() => undefined);
-      await this.docker.getContainer(id).remove({ force: true }).catch(() => undefined);
+      await this.api((d) => d.getContainer(id).remove({ force: true })).catch(() => undefined);
       if (err instanceof AgentError) throw err;
       throw this.failure(err, ErrorCode.SandboxCreate, `starting the sandbox of ${pod.namespace}/${pod.name}`);
     }
@@ -134,14 +147,15 @@ export class DockerRuntime implements Runtime {
     const containers = await this.listContainers({ sandboxId: id });
     await Promise.all(containers.filter((c) => c.state === 'running').map((c) => this.stopContainer(c.id, 10)));
     await this.releaseNetwork(id);
-    await this.ignoreMissing(this.docker.getContainer(id).stop({ t: 0 }));
+    // 304: already stopped.
+    await this.ignoreMissing(this.docker.getContainer(id).stop({ t: 0 }), [304]);
   }
 
   async removeSandbox(id: string): Promise<void> {
     const containers = await this.listContainers({ sandboxId: id });
     await Promise.all(containers.map((c) => this.removeContainer(c.id)));
     await this.releaseNetwork(id);
-    await this.ignoreMissing(this.docker.getContainer(id).remove({ force: true }));
+    await this.ignoreMissing(this.api((d) => d.getContainer(id).remove({ force: true })));
   }
 
   /** CNI DEL while the netns still exists (before the pause container stops); idempotent. */
@@ -154,12 +168,21 @@ export class DockerRuntime implements Runtime {
     await network.tearDown(id, netnsPath);
   }
 
-  /** CNI GC: allocations and interfaces of sandboxes this agent no longer has are released. */
-  async collectNetwork(): Promise<number> {
+  /** CNI GC, then CNI CHECK of every running sandbox's attachment; see Runtime.collectNetwork. */
+  async collectNetwork(): Promise<{ released: number; broken: { sandboxId: string; problem: string }[] }> {
     const network = this.options.network;
-    if (!network) return 0;
+    if (!network) return { released: 0, broken: [] };
     const live = await this.list({ [Labels.type]: 'podsandbox' });
-    return (await network.collect(live.map((c) => c.Id))).removed;
+    const released = (await network.collect(live.map((c) => c.Id))).removed;
+    const broken: { sandboxId: string; problem: string }[] = [];
+    for (const c of live) {
+      if (c.State !== 'running' || c.HostConfig.NetworkMode === 'host') continue;
+      const info = await this.inspect(c.Id).catch(() => undefined);
+      if (!info?.State.Running || !(info.State.Pid > 0)) continue;
+      const problem = await network.verify(c.Id, `/proc/${info.State.Pid}/ns/net`);
+      if (problem) broken.push({ sandboxId: c.Id, problem });
+    }
+    return { released, broken };
   }
 
   async sandboxStatus(id: string): Promise<SandboxStatus> {
@@ -193,7 +216,9 @@ export class DockerRuntime implements Runtime {
         uid: labels[Labels.podUid] ?? '',
         attempt: Number(annotations[Annotations.sandboxAttempt] ?? 0),
       },
-      state: running ? 'ready' : 'notready',
+      // A pod-network sandbox without an address was not (fully) wired: kubelet's "sandbox has no
+      // IP address, need to start a new one".
+      state: running && (info.HostConfig.NetworkMode === 'host' || !this.options.network || this.options.network.ipOf(info.Id) !== '') ? 'ready' : 'notready',
       createdAt: new Date(info.Created),
       ip: info.HostConfig.NetworkMode === 'host' ? '' : (this.options.network?.ipOf(info.Id) ?? ''),
       netnsPath: running && info.State.Pid > 0 ? `/proc/${info.State.Pid}/ns/net` : '',
@@ -213,7 +238,7 @@ export class DockerRuntime implements Runtime {
     const share = `container:${sandboxId}`;
     let id: string;
     try {
-      const created = await this.docker.createContainer({
+      const created = await this.api((d) => d.createContainer({
         name,
         Image: config.image,
         // Kubernetes' command replaces the image's ENTRYPOINT (and then its CMD too); args replace CMD.
@@ -252,7 +277,7 @@ export class DockerRuntime implements Runtime {
           RestartPolicy: { Name: 'no' },
           LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '5' } },
         },
-      });
+      }));
       id = created.id;
     } catch (err) {
       throw this.failure(err, ErrorCode.ContainerCreate, `creating container ${config.name}`);
@@ -268,7 +293,7 @@ export class DockerRuntime implements Runtime {
 
   async startContainer(id: string): Promise<void> {
     try {
-      await this.docker.getContainer(id).start();
+      await this.api((d) => d.getContainer(id).start());
     } catch (err) {
       throw this.failure(err, ErrorCode.ContainerStart, `starting container ${id.slice(0, 12)}`);
     }
@@ -287,7 +312,7 @@ export class DockerRuntime implements Runtime {
     } catch {
       return;
     }
-    await this.ignoreMissing(this.docker.getContainer(id).remove({ force: true }));
+    await this.ignoreMissing(this.api((d) => d.getContainer(id).remove({ force: true })));
     if (logLink) await rm(logLink, { force: true });
   }
 
@@ -395,7 +420,7 @@ export class DockerRuntime implements Runtime {
 
   async imageStatus(image: string): Promise<ImageInfo | undefined> {
     try {
-      const info = await this.docker.getImage(image).inspect();
+      const info = await this.api((d) => d.getImage(image).inspect());
       return { id: info.Id, repoTags: info.RepoTags ?? [], repoDigests: info.RepoDigests ?? [], sizeBytes: info.Size };
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode === 404) return undefined;
@@ -404,12 +429,12 @@ export class DockerRuntime implements Runtime {
   }
 
   async listImages(): Promise<ImageInfo[]> {
-    const list = await this.docker.listImages();
+    const list = await this.api((d) => d.listImages());
     return list.map((i) => ({ id: i.Id, repoTags: i.RepoTags ?? [], repoDigests: i.RepoDigests ?? [], sizeBytes: i.Size }));
   }
 
   async removeImage(image: string): Promise<void> {
-    await this.ignoreMissing(this.docker.getImage(image).remove());
+    await this.ignoreMissing(this.api((d) => d.getImage(image).remove()));
   }
 
   // --- helpers
@@ -446,7 +471,7 @@ export class DockerRuntime implements Runtime {
     const filters = [`${Labels.managedBy}=true`, `${Labels.node}=${this.options.nodeName}`, ...Object.entries(labels).map(([k, v]) => `${k}=${v}`)];
     if (this.options.rootDir) filters.push(`${Labels.root}=${this.options.rootDir}`);
     try {
-      return await this.docker.listContainers({ all: true, filters: { label: filters } });
+      return await this.api((d) => d.listContainers({ all: true, filters: { label: filters } }));
     } catch (err) {
       throw this.unavailableOr(err);
     }
@@ -455,7 +480,7 @@ export class DockerRuntime implements Runtime {
   private async inspect(id: string): Promise<Docker.ContainerInspectInfo> {
     let info: Docker.ContainerInspectInfo;
     try {
-      info = await this.docker.getContainer(id).inspect();
+      info = await this.api((d) => d.getContainer(id).inspect());
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode === 404) throw new AgentError(ErrorCode.RuntimeNotFound, `container ${id} not found`, { cause: err });
       throw this.unavailableOr(err);
@@ -466,6 +491,11 @@ export class DockerRuntime implements Runtime {
       throw new AgentError(ErrorCode.RuntimeNotFound, `container ${id} not found`);
     }
     return info;
+  }
+
+  /** A daemon call that takes one of the bounded slots. */
+  private api<T>(call: (docker: Docker) => Promise<T>): Promise<T> {
+    return this.slots.run(() => call(this.docker));
   }
 
   private async ignoreMissing(call: Promise<unknown>, alsoOk: number[] = []): Promise<void> {
