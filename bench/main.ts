@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { cniBenchmark } from './cni.ts';
+import { netBenchmark } from './net.ts';
 import { startupBenchmark } from './startup.ts';
 
 const usage = `npm run bench -- <name> [options]
@@ -9,9 +10,11 @@ const usage = `npm run bench -- <name> [options]
                        the runtime with the same parallelism; plus the agent's RSS and CPU seconds
   cni [--n N]          CNI ADD/DEL latency p50/p99 of our plugin (exec'd, and in-process as the agent
                        runs it) next to the reference bridge + host-local plugins, same run
+  net [--seconds N]    iperf3 TCP throughput pod-to-pod across two nodes in host-gw and in vxlan mode,
+                       next to node-to-node over the lab bridge, same lab (N seconds per test, default 10)
 `;
 
-const { positionals, values } = parseArgs({ allowPositionals: true, options: { pods: { type: 'string' }, n: { type: 'string' }, help: { type: 'boolean' } } });
+const { positionals, values } = parseArgs({ allowPositionals: true, options: { pods: { type: 'string' }, n: { type: 'string' }, seconds: { type: 'string' }, help: { type: 'boolean' } } });
 const [name] = positionals;
 if (values.help || !name) {
   process.stdout.write(usage);
@@ -20,6 +23,8 @@ if (values.help || !name) {
   await startupBenchmark({ pods: Number(values.pods ?? 30) });
 } else if (name === 'cni') {
   await cniBenchmark({ n: Number(values.n ?? 50) });
+} else if (name === 'net') {
+  await netBenchmark({ seconds: Number(values.seconds ?? 10) });
 } else {
   process.stderr.write(`unknown benchmark "${name}"\n\n${usage}`);
   process.exitCode = 2;
