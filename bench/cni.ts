@@ -12,7 +12,9 @@ import { percentile } from './stats.ts';
  * containernetworking-plugins, on the same machine in the same run, each wiring the same N pod
  * namespaces one after another inside a namespace standing for the node. Three ways of running
  * ours: exec'd as a runtime would (pays a Node start each call), and in-process with a warm
- * netlink socket, which is how the agent runs it for Docker sandboxes.
+ * netlink socket, which is how the agent runs it for Docker sandboxes; and exec'd with the agent's
+ * socket up, so the exec only forwards the call (what containerd's CRI pays with the agent
+ * running); and exec'd with no agent, where the plugin loads everything and does the work itself.
  */
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -57,8 +59,9 @@ export async function cniBenchmark(options: { n: number }): Promise<void> {
       await execa('ip', ['netns', 'add', ns]);
       created.push(ns);
     }
+    const agentSocket = join(tmp, 'agent', 'cni.sock');
     const { plugin } = await installCni({ cniBin: join(tmp, 'bin'), cniConf: join(tmp, 'conf') }, {
-      cniVersion: '1.0.0', name: 'x', type: 'node-agent-bridge', bridge: 'x', subnet: '10.0.0.0/24', mtu: 1500, dataDir: tmp,
+      cniVersion: '1.0.0', name: 'x', type: 'node-agent-bridge', bridge: 'x', subnet: '10.0.0.0/24', mtu: 1500, dataDir: tmp, agentSocket,
     });
     const pods = (tag: string) => podNs.map((ns, i) => ({ id: `${tag}${id}${i}`, netns: `/run/netns/${ns}` }));
 
@@ -66,8 +69,8 @@ export async function cniBenchmark(options: { n: number }): Promise<void> {
       cniVersion: '1.0.0', name: 'ref', type: 'bridge', bridge: 'brref', isGateway: true, mtu: 1500,
       ipam: { type: 'host-local', subnet: '10.251.0.0/16', dataDir: join(tmp, 'ref-ipam') },
     };
-    const ours = (bridge: string, subnet: string) => ({
-      cniVersion: '1.0.0', name: bridge, type: 'node-agent-bridge', bridge, subnet, mtu: 1500, dataDir: join(tmp, 'ours-ipam'),
+    const ours = (bridge: string, subnet: string, extra: Record<string, unknown> = {}) => ({
+      cniVersion: '1.0.0', name: bridge, type: 'node-agent-bridge', bridge, subnet, mtu: 1500, dataDir: join(tmp, 'ours-ipam'), ...extra,
     });
 
     process.stdout.write(`CNI ADD/DEL, ${options.n} pods one after another, inside namespace ${nodeNs}\n`);
@@ -77,14 +80,28 @@ export async function cniBenchmark(options: { n: number }): Promise<void> {
 
     const results: [string, Series][] = [];
     results.push(['reference bridge + host-local (exec)', await execSeries(nodeNs, join(REFERENCE_DIR, 'bridge'), REFERENCE_DIR, reference, pods('r'))]);
-    results.push(['node-agent-bridge (exec)', await execSeries(nodeNs, plugin, '', ours('brexec', '10.252.0.0/16'), pods('e'))]);
+    results.push(['node-agent-bridge (exec, no agent running)', await execSeries(nodeNs, plugin, '', ours('brexec', '10.252.0.0/16'), pods('e'))]);
+    // The agent's socket, served from the node namespace as the agent would: each exec forwards.
+    const agent = execa('nsenter', [`--net=/run/netns/${nodeNs}`, process.execPath, resolve(here, 'cni-agent.ts'), agentSocket], { stdin: 'pipe', reject: false });
+    try {
+      await new Promise<void>((ready, fail) => {
+        agent.stdout?.on('data', (d: Buffer) => d.toString().includes('ready') && ready());
+        void agent.then((r) => fail(new Error(`cni-agent exited: ${r.stderr}`)));
+      });
+      await execSeries(nodeNs, plugin, '', ours('brfww', '10.249.0.0/24', { agentSocket }), pods('y').slice(0, 3));
+      results.push(['node-agent-bridge (exec, forwarded to the agent)', await execSeries(nodeNs, plugin, '', ours('brfwd', '10.250.0.0/16', { agentSocket }), pods('f'))]);
+    } finally {
+      agent.stdin?.end();
+      const done = await agent;
+      process.stdout.write(`agent socket counters: ${done.stdout.split('\n').filter(Boolean).at(-1) ?? '?'}\n`);
+    }
     const inproc = await execa('nsenter', [
       `--net=/run/netns/${nodeNs}`, process.execPath, resolve(here, 'cni-inprocess.ts'),
       JSON.stringify(ours('brin', '10.253.0.0/16')), JSON.stringify(pods('i')),
     ]);
     results.push(['node-agent-bridge (in-process, as the agent runs it)', JSON.parse(inproc.stdout) as Series]);
 
-    const row = (cols: string[]) => `${cols[0]?.padEnd(54)}${cols.slice(1).map((c) => c.padStart(10)).join('')}\n`;
+    const row = (cols: string[]) => `${cols[0]?.padEnd(56)}${cols.slice(1).map((c) => c.padStart(10)).join('')}\n`;
     process.stdout.write(row(['', 'ADD p50', 'ADD p99', 'DEL p50', 'DEL p99']));
     for (const [name, s] of results) {
       const f = (v: number) => `${v.toFixed(1)} ms`;

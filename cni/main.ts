@@ -1,9 +1,13 @@
 /**
  * The exec'd CNI plugin: reads the network configuration from stdin and CNI_* from the
  * environment, prints the result (or the spec's error object) on stdout and exits non-zero on
- * error. Installed into the CNI bin directory by the agent (see install.ts).
+ * error. Installed into the CNI bin directory by the agent (see src/net/cni-install.ts).
+ *
+ * When the agent runs (its socket is named in the configuration), the call is handed to it
+ * (forward.ts); otherwise, or when the agent declines, the plugin's code is loaded and run here.
+ * The import is dynamic so the forwarded path never loads it.
  */
-import { runCni } from './commands.ts';
+import { forwardToAgent } from './forward.ts';
 
 async function readStdin(): Promise<string> {
   if (process.stdin.isTTY) return '';
@@ -12,6 +16,7 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-const out = await runCni(process.env, await readStdin());
+const stdin = await readStdin();
+const out = (await forwardToAgent(process.env, stdin)) ?? (await (await import('./commands.ts')).runCni(process.env, stdin));
 if (out.stdout) process.stdout.write(`${out.stdout}\n`);
 process.exitCode = out.exitCode;

@@ -17,7 +17,8 @@ import { formatRuntimeVersion } from './runtime/types.ts';
 import { describeError } from './errors.ts';
 import { agentVersion } from './version.ts';
 import { NodeNetwork, VTEP_MAC_ANNOTATION } from './net/node-network.ts';
-import { InProcessCniNetwork, pluginNetConf } from './net/pod-network.ts';
+import { CniServer } from './net/cni-server.ts';
+import { agentSocketPath, InProcessCniNetwork, pluginNetConf } from './net/pod-network.ts';
 import { sleep } from './util/sleep.ts';
 
 /**
@@ -29,6 +30,16 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
   // Pod networking: the CNI plugin's code in-process for the Docker backend (as dockershim did).
   const podNetwork = config.network.mode === 'none' ? undefined : new InProcessCniNetwork(pluginNetConf(config));
   await podNetwork?.load();
+  // Calls from the exec'd plugin (containerd's CRI, any other CNI caller) are served here, with
+  // the same code and netlink socket; without the agent the plugin runs them itself.
+  const cniServer = podNetwork
+    ? new CniServer({ path: agentSocketPath(config.directories.root), run: (env, stdin) => podNetwork.runForwarded(env, stdin), log })
+    : undefined;
+  try {
+    await cniServer?.start();
+  } catch (err) {
+    log.warn({ socket: agentSocketPath(config.directories.root), err: describeError(err) }, 'cannot listen for the exec\'d CNI plugin; it will do its work itself (slower)');
+  }
   const runtime = createRuntime(config.runtime, config.nodeName, config.directories.root, podNetwork);
   const machine = await readMachineInfo();
   let runtimeName = config.runtime.type;
@@ -43,6 +54,7 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
   const stats: Record<string, unknown> = { node: config.nodeName, version: agentVersion, standalone: config.standalone };
   const nodeNetwork = podNetwork ? new NodeNetwork({ config, log, pods: podNetwork }) : undefined;
   if (nodeNetwork) stats['network'] = nodeNetwork.stats;
+  if (cniServer) stats['cniServer'] = cniServer.stats;
   /** Sets the node's pod network up for a CIDR; failures are logged and retried at the next change or resync. */
   const configureNetwork = async (podCIDR: string | undefined): Promise<void> => {
     if (!nodeNetwork || !podCIDR) return;
@@ -175,6 +187,7 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
     await Promise.all([status.run(signal), lease.run(signal), nodeWatch.run(signal), pods.run(signal), peerWatch?.run(signal), resync()]);
   } finally {
     nodeNetwork?.close();
+    await cniServer?.close();
     podNetwork?.close();
     healthz?.close();
     await runtime.close();

@@ -9,8 +9,9 @@ import type { PluginNetConf } from './pod-network.ts';
  * CNI bin directory and a conflist in the conf directory. containerd's CRI (a later backend) calls
  * these unchanged; the Docker backend runs the same code in-process.
  *
- * The executable is a two-line launcher that starts this checkout's plugin with the Node the agent
- * runs on. Files are rewritten only when their content changes, and atomically (write + rename),
+ * The executable is a small launcher that starts this checkout's plugin with the Node the agent
+ * runs on. With the agent running, the plugin hands each call to it over the socket named in the
+ * conflist (cni/forward.ts). Files are rewritten only when their content changes, and atomically (write + rename),
  * so a runtime reading them mid-update never sees half a file.
  */
 
@@ -18,8 +19,19 @@ export const CONFLIST_NAME = '10-node-agent.conflist';
 
 const pluginMain = resolve(dirname(fileURLToPath(import.meta.url)), '../../cni/main.ts');
 
+/**
+ * Node's compile cache keeps the compiled (and type-stripped) plugin between execs: without it
+ * every exec strips and compiles the TypeScript again, about half of its start-up here.
+ */
+export const COMPILE_CACHE_DIR = '/var/cache/node-agent/compile-cache';
+
 export function launcherText(nodePath: string, mainPath: string): string {
-  return `#!/bin/sh\n# node-agent's CNI plugin (${PLUGIN_TYPE}); written by the agent at start.\nexec '${nodePath}' '${mainPath}' "$@"\n`;
+  return [
+    '#!/bin/sh',
+    `# node-agent's CNI plugin (${PLUGIN_TYPE}); written by the agent at start.`,
+    `NODE_COMPILE_CACHE='${COMPILE_CACHE_DIR}' exec '${nodePath}' '${mainPath}' "$@"`,
+    '',
+  ].join('\n');
 }
 
 export function conflistText(conf: PluginNetConf): string {

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { runCni } from '../../cni/commands.ts';
 import { IpamStore } from '../../cni/ipam-store.ts';
-import { CniCode, PLUGIN_TYPE, type CniResult } from '../../cni/types.ts';
+import { CniCode, PLUGIN_TYPE, type CniOutput, type CniResult } from '../../cni/types.ts';
 import { AgentError, ErrorCode } from '../errors.ts';
 import { Rtnl } from './netlink/rtnl.ts';
 
@@ -48,7 +48,14 @@ export interface PluginNetConf {
   subnet: string;
   mtu: number;
   dataDir: string;
+  /** Where the agent takes calls from the exec'd plugin (cni/forward.ts). */
+  agentSocket: string;
   [key: string]: unknown;
+}
+
+/** The agent's socket for the exec'd plugin, under its root directory (one per agent in the lab). */
+export function agentSocketPath(root: string): string {
+  return join(root, 'cni.sock');
 }
 
 export class InProcessCniNetwork implements PodNetwork {
@@ -73,6 +80,14 @@ export class InProcessCniNetwork implements PodNetwork {
 
   close(): void {
     this.rtnl.close();
+  }
+
+  /**
+   * A call forwarded by the exec'd plugin (see cni-server.ts): its own configuration and
+   * environment, run with this agent's netlink socket.
+   */
+  runForwarded(env: Record<string, string>, stdin: string): Promise<CniOutput> {
+    return runCni(env, stdin, { rtnl: this.rtnl });
   }
 
   private async call(command: string, env: Record<string, string>, extra: Record<string, unknown> = {}): Promise<string> {
@@ -158,6 +173,7 @@ export function pluginNetConf(
     subnet: network.subnet,
     mtu: network.mtu,
     dataDir: join(config.directories.root, 'cni', 'networks'),
+    agentSocket: agentSocketPath(config.directories.root),
     ...(config.clusterDNS.length > 0 ? { dns: { nameservers: config.clusterDNS } } : {}),
   };
 }

@@ -3,6 +3,7 @@ import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { installCni } from '../../src/net/cni-install.ts';
 
@@ -192,6 +193,62 @@ describe('CNI plugin (exec, real namespaces)', () => {
     expect((await hostVeths()).length).toBe(1);
     await netns(podNs(40));
     expect((await cni('ADD', attach(40))).code).toBe(0);
+  });
+
+  it('with the agent listening, the exec\'d plugin hands it the call; declined or unreachable, it works alone', async () => {
+    const agentScript = join(import.meta.dirname, '..', '..', 'bench', 'cni-agent.ts');
+    const startAgent = async (ns: string, socket: string) => {
+      const child = execa('nsenter', [`--net=/run/netns/${ns}`, process.execPath, agentScript, socket], { stdin: 'pipe', reject: false });
+      await new Promise<void>((ready, fail) => {
+        child.stdout?.on('data', (d: Buffer) => d.toString().includes('ready') && ready());
+        void child.then((r) => fail(new Error(`cni-agent exited: ${r.stderr}`)));
+      });
+      return {
+        stop: async (): Promise<{ served: number; declined: number }> => {
+          child.stdin?.end();
+          const r = await child;
+          return JSON.parse(r.stdout.split('\n').filter(Boolean).at(-1) ?? '{}');
+        },
+      };
+    };
+    const otherNs = `cni-${id}-other`;
+    await netns(otherNs);
+    for (const n of [50, 51, 52]) await netns(podNs(n));
+    const local = join(dataDir, 'agent.sock');
+    const remote = join(dataDir, 'other-agent.sock');
+    const agent = await startAgent(nodeNs, local);
+    const other = await startAgent(otherNs, remote);
+    let stopped = false;
+    try {
+      // Forwarded: the agent in the node namespace does ADD, CHECK and DEL.
+      const add = await cni('ADD', attach(50), conf({ agentSocket: local }));
+      expect(add.code, JSON.stringify(add.json)).toBe(0);
+      const ip = (add.json.ips[0].address as string).split('/')[0];
+      expect((await execa('ip', ['-n', podNs(50), '-j', 'addr', 'show', 'eth0'])).stdout).toContain(`"local":"${ip}"`);
+      expect((await cni('CHECK', attach(50), conf({ agentSocket: local, prevResult: add.json }))).code).toBe(0);
+      expect((await cni('ADD', attach(50), conf({ agentSocket: local }))).json.code).toBe(100);
+      expect((await cni('DEL', attach(50), conf({ agentSocket: local }))).code).toBe(0);
+      expect(await allocations()).not.toContain(ip);
+      // An agent in another network namespace declines; the plugin wires the pod itself, in the
+      // node namespace where it was exec'd.
+      const declined = await cni('ADD', attach(51), conf({ agentSocket: remote }));
+      expect(declined.code, JSON.stringify(declined.json)).toBe(0);
+      expect((await inNode(['-o', 'link', 'show', 'master', bridge])).stdout).toContain('nav');
+      expect((await cni('DEL', attach(51), conf({ agentSocket: remote }))).code).toBe(0);
+      const counts = await agent.stop();
+      const otherCounts = await other.stop();
+      stopped = true;
+      expect(counts).toMatchObject({ served: 4, declined: 0 });
+      expect(otherCounts).toMatchObject({ served: 0, declined: 2 });
+      // The agent gone (its socket removed, or a stale socket file nobody listens on): alone.
+      expect((await cni('ADD', attach(52), conf({ agentSocket: local }))).code).toBe(0);
+      const server = createServer();
+      await new Promise<void>((r) => server.listen(remote, () => r()));
+      server.close();
+      expect((await cni('DEL', attach(52), conf({ agentSocket: remote }))).code).toBe(0);
+    } finally {
+      if (!stopped) await Promise.all([agent.stop(), other.stop()]).catch(() => undefined);
+    }
   });
 
   it('a bridge carrying another subnet is repaired; STATUS reports a missing bridge', async () => {

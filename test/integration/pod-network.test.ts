@@ -275,6 +275,37 @@ for (const mode of ['host-gw', 'vxlan'] as const) {
       await kubectl(lab, ['delete', 'pod', '-l', 'crash=yes', '--wait=false']);
     }, 420_000);
 
+    // What containerd's CRI will do: exec the installed plugin with the node's conflist, in the
+    // node's network namespace. The agent serves the call over its socket (its /statusz counts it).
+    it('the installed plugin, exec\'d with the node\'s conflist, is served by the agent', async () => {
+      const worker = lab.topology.workers[1]!;
+      const list = JSON.parse(await readFile(join(worker.dir, 'cni-conf', '10-node-agent.conflist'), 'utf8'));
+      const netconf = JSON.stringify({ cniVersion: list.cniVersion, name: list.name, ...list.plugins[0] });
+      const node = (await kubectlJson(lab, ['get', 'node', worker.name])).spec.podCIDR as string;
+      const served = async () => JSON.parse((await execa('ip', ['netns', 'exec', worker.netns, 'curl', '-s', 'http://127.0.0.1:10248/statusz'])).stdout).cniServer.served as number;
+      const before = await served();
+      const podNs = `${lab.topology.options.prefix}-execd`;
+      await execa('ip', ['netns', 'add', podNs]);
+      try {
+        const call = (command: string) =>
+          execa('ip', ['netns', 'exec', worker.netns, '/opt/cni/bin/node-agent-bridge'], {
+            input: netconf,
+            reject: false,
+            extendEnv: false,
+            env: { PATH: process.env.PATH ?? '/usr/bin:/bin', CNI_COMMAND: command, CNI_CONTAINERID: `execd${podNs}`, CNI_NETNS: `/run/netns/${podNs}`, CNI_IFNAME: 'eth0', CNI_PATH: '/opt/cni/bin' },
+          });
+        const add = await call('ADD');
+        expect(add.exitCode, add.stdout).toBe(0);
+        const ip = (JSON.parse(add.stdout).ips[0].address as string).split('/')[0] ?? '';
+        expect(ip.split('.').slice(0, 3).join('.')).toBe(node.split('.').slice(0, 3).join('.'));
+        await execa('ip', ['netns', 'exec', podNs, 'ping', '-c', '1', '-W', '2', node.replace(/\.0\/24$/, '.1')]);
+        expect((await call('DEL')).exitCode).toBe(0);
+        expect(await served()).toBe(before + 2);
+      } finally {
+        await execa('ip', ['netns', 'del', podNs], { reject: false });
+      }
+    });
+
     it('pods get the managed /etc/hosts and the node MTU (less the tunnel overhead in vxlan mode)', async () => {
       await apply(
         lab,
