@@ -1,4 +1,4 @@
-import { mkdir, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
@@ -48,6 +48,7 @@ export interface DockerRuntimeOptions {
 }
 
 const DEFAULT_MAX_CONCURRENT_CALLS = 8;
+const DEFAULT_ROOT_DIR = '/var/lib/node-agent';
 
 /**
  * The Docker backend of the runtime seam, through dockerode, the way dockershim mapped CRI onto
@@ -108,6 +109,11 @@ export class DockerRuntime implements Runtime {
         name,
         Image: this.pauseImage,
         ...(config.hostNetwork ? {} : { Hostname: config.hostname }),
+        // No Docker network at all for a pod-network sandbox (the CNI plugin wires its netns):
+        // "none" alone still runs every start and stop through libnetwork, whose lock-order
+        // inversion in dockerd 20.10 (moby/moby#46661, fixed in 20.10.27, not in Debian's
+        // 20.10.24) wedged the daemon under pod churn. The netns is the runtime's own either way.
+        ...(config.hostNetwork ? {} : { NetworkDisabled: true }),
         Labels: this.labels(
           { ...config.labels, [Labels.type]: 'podsandbox', [Labels.podName]: pod.name, [Labels.podNamespace]: pod.namespace, [Labels.podUid]: pod.uid },
           { ...config.annotations, [Annotations.sandboxAttempt]: String(pod.attempt) },
@@ -127,9 +133,17 @@ export class DockerRuntime implements Runtime {
     try {
       await this.api((d) => d.getContainer(id).start());
       const info = await this.inspect(id);
-      // Containers joined to the sandbox's network share its resolv.conf: rewriting the pause
-      // container's file (Docker makes it at start) gives every container the pod's DNS settings.
-      if (config.dnsConfig && info.ResolvConfPath) await writeFile(info.ResolvConfPath, resolvConfText(config.dnsConfig));
+      if (config.hostNetwork) {
+        // Containers joined to the host network share the pause container's resolv.conf:
+        // rewriting it (Docker makes it at start) gives every container the pod's DNS settings.
+        if (config.dnsConfig && info.ResolvConfPath) await writeFile(info.ResolvConfPath, resolvConfText(config.dnsConfig));
+      } else {
+        // Without a Docker network Docker makes no resolv.conf: the sandbox's own is mounted
+        // into each container (as containerd's CRI does).
+        const dir = this.sandboxDir(id);
+        await mkdir(dir, { recursive: true });
+        await writeFile(join(dir, 'resolv.conf'), config.dnsConfig ? resolvConfText(config.dnsConfig) : await readFile('/etc/resolv.conf', 'utf8').catch(() => ''));
+      }
       if (network && !config.hostNetwork) {
         await network.setUp({ sandboxId: id, netnsPath: `/proc/${info.State.Pid}/ns/net`, pod });
       }
@@ -156,6 +170,12 @@ export class DockerRuntime implements Runtime {
     await Promise.all(containers.map((c) => this.removeContainer(c.id)));
     await this.releaseNetwork(id);
     await this.ignoreMissing(this.api((d) => d.getContainer(id).remove({ force: true })));
+    await rm(this.sandboxDir(id), { recursive: true, force: true });
+  }
+
+  /** The agent's files of one sandbox (its resolv.conf). */
+  private sandboxDir(id: string): string {
+    return join(this.options.rootDir ?? DEFAULT_ROOT_DIR, 'sandboxes', id);
   }
 
   /** CNI DEL while the netns still exists (before the pause container stops); idempotent. */
@@ -265,7 +285,10 @@ export class DockerRuntime implements Runtime {
           NetworkMode: sandbox.hostNetwork ? 'host' : share,
           IpcMode: share,
           ...(sandbox.shareProcessNamespace ? { PidMode: share } : {}),
-          Binds: config.mounts.map((m) => `${m.hostPath}:${m.containerPath}${m.readOnly ? ':ro' : ''}`),
+          Binds: [
+            ...config.mounts.map((m) => `${m.hostPath}:${m.containerPath}${m.readOnly ? ':ro' : ''}`),
+            ...(sandbox.hostNetwork || config.mounts.some((m) => m.containerPath === '/etc/resolv.conf') ? [] : [`${join(this.sandboxDir(sandboxId), 'resolv.conf')}:/etc/resolv.conf`]),
+          ],
           Privileged: s.privileged,
           CapAdd: s.capAdd,
           CapDrop: s.capDrop,
