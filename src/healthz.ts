@@ -16,7 +16,8 @@ export async function startHealthz(options: {
     if (req.url === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
     } else if (req.url === '/statusz') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(options.statusz()));
+      // Counters given as functions (computed on demand) are called here.
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(options.statusz(), (_key, value: unknown) => (typeof value === 'function' ? (value as () => unknown)() : value)));
     } else {
       res.writeHead(404).end();
     }

@@ -15,6 +15,15 @@ export interface ContainerToStart {
   restartAfterFinishAt?: number;
 }
 
+export interface ContainerToKill {
+  id: string;
+  name: string;
+  /** The Killing event's message. */
+  reason: string;
+  /** A failed probe's own terminationGracePeriodSeconds, which overrides the pod's. */
+  gracePeriodSeconds?: number;
+}
+
 export interface PodActions {
   /** Stop every container and the sandbox: before a new sandbox, or because the pod is done. */
   killPod: boolean;
@@ -24,7 +33,7 @@ export interface PodActions {
   /** Attempt number for a new sandbox. */
   sandboxAttempt: number;
   containersToStart: ContainerToStart[];
-  containersToKill: { id: string; name: string; reason: string }[];
+  containersToKill: ContainerToKill[];
   /** Containers that would restart but wait out their CrashLoopBackOff. */
   backingOff: { name: string; init: boolean; remainingMs: number; message: string }[];
   /** Exited containers no status needs any more (all but the two newest attempts per name). */
@@ -36,6 +45,11 @@ export interface PodActions {
 export interface ActionContext {
   now: number;
   backoff: CrashBackoff;
+  /**
+   * The liveness or startup probe that has failed for this running container (by id), if any:
+   * the prober's verdict, which this function turns into a kill and perhaps a restart.
+   */
+  failedProbe?: (containerName: string, containerId: string) => { kind: 'liveness' | 'startup'; gracePeriodSeconds?: number } | undefined;
 }
 
 /**
@@ -114,9 +128,12 @@ export function computePodActions(pod: V1Pod, observed: ObservedPod, ctx: Action
     }
     if (latest.state === 'running') {
       const hash = latest.annotations[Annotations.containerHash];
+      const failed = ctx.failedProbe?.(container.name, latest.id);
       if (hash !== undefined && hash !== containerHash(container)) {
         actions.containersToKill.push({ id: latest.id, name: container.name, reason: `Container ${container.name} definition changed, will be restarted` });
         actions.containersToStart.push({ name: container.name, attempt: latest.attempt + 1, init: false, reason: 'spec changed' });
+      } else if (failed) {
+        killForProbe(actions, container, latest, failed, policy, observed, uid, ctx);
       }
       continue;
     }
@@ -130,6 +147,43 @@ export function computePodActions(pod: V1Pod, observed: ObservedPod, ctx: Action
     if (policy === 'Always' || (policy === 'OnFailure' && failed)) restartOrBackoff(actions, container, latest, false, uid, ctx);
   }
   return actions;
+}
+
+/**
+ * A liveness or startup probe failed: kill the container and, unless restartPolicy is Never,
+ * start it again in the same sync, as kubelet's computePodActions does. The backoff is judged
+ * from the attempt before the killed one (kubelet's doBackOff looks at the latest exited
+ * container, and the killed one has not exited yet), so failure episodes spaced by the probe's
+ * thresholds restart at once and each adds one to restartCount.
+ */
+function killForProbe(
+  actions: PodActions,
+  spec: V1Container,
+  latest: ContainerStatus,
+  failed: { kind: 'liveness' | 'startup'; gracePeriodSeconds?: number },
+  policy: string,
+  observed: ObservedPod,
+  uid: string,
+  ctx: ActionContext,
+): void {
+  const restart = policy !== 'Never';
+  const message = `Container ${spec.name} failed ${failed.kind} probe`;
+  actions.containersToKill.push({
+    id: latest.id,
+    name: spec.name,
+    reason: restart ? `${message}, will be restarted` : message,
+    ...(failed.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: failed.gracePeriodSeconds } : {}),
+  });
+  if (!restart) return;
+  const previous = attemptsOf(observed, spec.name).find((c) => c.id !== latest.id && c.state === 'exited');
+  if (!previous) {
+    actions.containersToStart.push({ name: spec.name, attempt: latest.attempt + 1, init: false, reason: `${failed.kind} probe failed` });
+    return;
+  }
+  const before = actions.containersToStart.length;
+  restartOrBackoff(actions, spec, previous, false, uid, ctx);
+  const start = actions.containersToStart[before];
+  if (start) Object.assign(start, { attempt: latest.attempt + 1, reason: `${failed.kind} probe failed` });
 }
 
 function restartOrBackoff(actions: PodActions, spec: V1Container, latest: ContainerStatus, init: boolean, uid: string, ctx: ActionContext): void {

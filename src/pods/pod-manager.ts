@@ -93,6 +93,11 @@ export class PodManager {
     this.enqueue(uid);
   }
 
+  /** Syncs the pod soon (a probe verdict changed); nothing for a pod the agent does not run. */
+  wake(uid: string): void {
+    if (this.workers.has(uid)) this.enqueue(uid);
+  }
+
   pods(): V1Pod[] {
     return [...this.workers.values()].filter((w) => w.state === 'syncing').map((w) => w.pod);
   }

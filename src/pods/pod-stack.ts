@@ -12,6 +12,9 @@ import { PodStatusSync } from './pod-status-sync.ts';
 import { PodSyncer } from './pod-worker.ts';
 import { StaticPodSource } from './static-source.ts';
 import { parseResolvConf } from './dns-config.ts';
+import { ProbeManager } from '../probes/probe-manager.ts';
+import { unhealthyEvent } from '../probes/probe-events.ts';
+import { runProbe } from '../probes/run-probe.ts';
 
 /** The node's resolver and hosts files, read once at start; missing files mean empty settings. */
 function readOptional(path: string): string {
@@ -51,6 +54,23 @@ export function createPodStack(options: {
     log,
   });
   const statusSync = new PodStatusSync({ api, log });
+  // One scheduler for every probe on the node. A verdict that changes something (readiness,
+  // started, a kill) wakes the pod's worker; every failed run is an Unhealthy event.
+  // The workers are made after the syncer that needs the prober; the prober reaches them late.
+  const workers: { manager?: PodManager } = {};
+  const probes = new ProbeManager({
+    run: (spec, target) => runProbe(spec, { podIP: target.podIP, container: target.container, containerId: target.containerId, runtime }),
+    onChange: (event) => {
+      const ref = { kind: 'Pod', apiVersion: 'v1', name: event.target.podName, namespace: event.target.namespace, uid: event.target.podUid, fieldPath: `spec.containers{${event.target.containerName}}` };
+      const unhealthy = unhealthyEvent(event);
+      if (unhealthy) events.record(ref, unhealthy.type, unhealthy.reason, unhealthy.message);
+      if (event.flipped || event.action) {
+        log.info({ pod: `${event.target.namespace}/${event.target.podName}`, uid: event.target.podUid, container: event.target.containerName, probe: event.kind, result: event.current, ...(event.action ? { action: event.action } : {}) }, 'probe result changed');
+        workers.manager?.wake(event.target.podUid);
+      }
+    },
+    logger: log,
+  });
   const syncer = new PodSyncer({
     runtime,
     runtimeName: options.runtimeName,
@@ -68,10 +88,12 @@ export function createPodStack(options: {
       host: parseResolvConf(readOptional(config.resolvConf)),
       nodeHosts: readOptional('/etc/hosts'),
     },
+    probes,
     log,
   });
   const sources = kc ? ['file', 'api'] : ['file'];
-  const manager = new PodManager({ syncer, runtime, api, log, sources });
+  const podManager = new PodManager({ syncer, runtime, api, log, sources });
+  workers.manager = podManager;
   const mirrors = new Map<string, V1Pod>();
   const staticSource = new StaticPodSource({
     dir: config.directories.manifests,
@@ -79,17 +101,22 @@ export function createPodStack(options: {
     nodeName: config.nodeName,
     api,
     log,
-    onPods: (pods) => manager.setPods('file', pods, (p) => p.metadata?.annotations?.['kubernetes.io/config.source'] === 'file'),
+    onPods: (pods) => podManager.setPods('file', pods, (p) => p.metadata?.annotations?.['kubernetes.io/config.source'] === 'file'),
   });
-  const apiSource = kc ? apiPodSource({ kc, nodeName: config.nodeName, manager, mirrors, log }) : undefined;
+  const apiSource = kc ? apiPodSource({ kc, nodeName: config.nodeName, manager: podManager, mirrors, log }) : undefined;
 
   return {
-    manager,
+    manager: podManager,
     statusSync,
     staticSource,
-    stats: () => ({ pods: manager.stats, statusWrites: statusSync.stats, podWatch: apiSource?.stats }),
+    probes,
+    stats: () => ({ pods: podManager.stats, statusWrites: statusSync.stats, podWatch: apiSource?.stats, probes: probes.stats() }),
     async run(signal: AbortSignal): Promise<void> {
-      await Promise.all([manager.run(signal), staticSource.run(signal), apiSource?.run(signal)]);
+      try {
+        await Promise.all([podManager.run(signal), staticSource.run(signal), apiSource?.run(signal)]);
+      } finally {
+        probes.close();
+      }
     },
   };
 }

@@ -55,8 +55,12 @@ export interface StatusContext {
   runtimeName: string;
   /** Why containers wait, from the worker's last sync (ErrImagePull, CrashLoopBackOff, …). */
   waiting: ReadonlyMap<string, { reason: string; message: string }>;
-  /** Container readiness from probes, when a container has a readiness probe. */
-  readiness?: ReadonlyMap<string, boolean>;
+  /**
+   * What the probes say of each running container: `started` (startup probe passed) and `ready`
+   * (readiness probe passed); undefined where the container has no such probe. Kubelet's
+   * prober UpdatePodStatus: a container is ready only once started.
+   */
+  probes?: { started(name: string): boolean | undefined; ready(name: string): boolean | undefined };
   /** The status the apiserver holds now: PodScheduled, startTime and transition times carry over. */
   previous: { conditions?: { type: string; status: string; lastTransitionTime?: unknown; reason?: string; message?: string }[]; startTime?: unknown } | undefined;
   /** A pod-level problem that keeps it from starting (e.g. an unsupported volume). */
@@ -94,6 +98,10 @@ export function generatePodStatus(pod: V1Pod, observed: ObservedPod, ctx: Status
   const containersReady = unready.length === 0 && statuses.length > 0;
   const gates = (pod.spec?.readinessGates ?? []).map((g) => g.conditionType);
   const failedGates = gates.filter((g) => previousConditions.find((c) => c.type === g)?.status !== 'True');
+  const gateMessage = (gate: string): string => {
+    const found = previousConditions.find((c) => c.type === gate);
+    return found ? `the status of pod readiness gate "${gate}" is not "True", but ${found.status}` : `corresponding condition of pod readiness gate "${gate}" does not exist.`;
+  };
   const notReadyReason = done ? 'PodCompleted' : 'ContainersNotReady';
   const conditions: PodConditionJson[] = [
     condition('PodReadyToStartContainers', sandboxReady && !done),
@@ -104,7 +112,7 @@ export function generatePodStatus(pod: V1Pod, observed: ObservedPod, ctx: Status
     containersReady && failedGates.length === 0
       ? condition('Ready', true)
       : containersReady
-        ? condition('Ready', false, 'ReadinessGatesNotReady', `corresponding condition of pod readiness gate "${failedGates[0] ?? ''}" does not exist.`)
+        ? condition('Ready', false, 'ReadinessGatesNotReady', gateMessage(failedGates[0] ?? ''))
         : condition('Ready', false, notReadyReason, done ? undefined : `containers with unready status: [${unready.join(' ')}]`),
   ];
   // PodScheduled belongs to the scheduler: keep it as it is (a static pod never met a scheduler).
@@ -158,13 +166,13 @@ function containerStatus(spec: V1Container, observed: ObservedPod, ctx: StatusCo
     state = { waiting };
   }
   const running = latest.state === 'running';
-  const probed = ctx.readiness?.get(spec.name);
+  const started = running && (ctx.probes?.started(spec.name) ?? true);
   return {
     ...base,
     state,
     lastState,
-    ready: running && (probed ?? true) && !init,
-    started: running,
+    ready: started && (ctx.probes?.ready(spec.name) ?? true) && !init,
+    started,
     imageID: latest.imageRef,
     containerID,
   };

@@ -11,12 +11,13 @@ import { managedHostsFile } from './etc-hosts.ts';
 import { buildContainerConfig, containerMounts, podLabels } from './container-config.ts';
 import { CrashBackoff } from './crash-backoff.ts';
 import { envReferences, resolveEnv } from './env.ts';
-import { runHandler } from './lifecycle-handler.ts';
+import { runLifecycleHook } from '../probes/lifecycle-hook.ts';
+import type { ProbeManager } from '../probes/probe-manager.ts';
 import { computePodActions, type ContainerToStart } from './pod-actions.ts';
 import { generatePodStatus } from './pod-status.ts';
 import type { PodStatusSync } from './pod-status-sync.ts';
 import { gracePeriodSeconds, imagePullPolicy, podKey, podUid } from './pod-util.ts';
-import { latestSandbox, type ObservedPod } from './observed.ts';
+import { attemptsOf, latestSandbox, type ObservedPod } from './observed.ts';
 import { Labels } from '../runtime/labels.ts';
 
 /** Where each volume of a pod lives on the host, set up before its containers start. */
@@ -40,9 +41,17 @@ export interface PodSyncDeps {
   rootDir: string;
   /** Cluster DNS and the node's own resolver settings and hosts file, for pod resolv.conf and hosts. */
   dns: { cluster: ClusterDns; host: DnsConfig; nodeHosts: string };
+  /** Runs the containers' probes; the syncer registers running containers and reads verdicts. */
+  probes?: ProbeManager;
   log: Logger;
   now?: () => number;
 }
+
+/**
+ * kubelet runs postStart without a deadline and kills the container when it fails; a hook that
+ * hangs would hold the pod worker forever, so the agent gives it this long.
+ */
+const POST_START_TIMEOUT_SECONDS = 120;
 
 /** Why a container waits, shown in its status until the next sync says otherwise. */
 type Waiting = Map<string, { reason: string; message: string }>;
@@ -83,7 +92,17 @@ export class PodSyncer {
       wakeIn = wakeIn === undefined ? ms : Math.min(wakeIn, ms);
     };
     let observed = await this.observe(uid);
-    const actions = computePodActions(pod, observed, { now: this.now(), backoff: this.crashBackoff });
+    const probes = this.deps.probes;
+    const actions = computePodActions(pod, observed, {
+      now: this.now(),
+      backoff: this.crashBackoff,
+      failedProbe: (name, id) => {
+        const failed = probes?.failedProbe(uid, name, id);
+        if (!failed) return undefined;
+        const grace = failed.spec.terminationGracePeriodSeconds;
+        return { kind: failed.kind, ...(grace !== undefined ? { gracePeriodSeconds: grace } : {}) };
+      },
+    });
 
     if (actions.killPod) await this.killPod(pod, observed, actions.podDone ? 'pod is done' : 'sandbox changed', log);
     if (!actions.podDone) {
@@ -119,7 +138,9 @@ export class PodSyncer {
         for (const kill of actions.containersToKill) {
           const spec = specOf(pod, kill.name);
           this.event(pod, 'Normal', 'Killing', kill.reason, kill.name);
-          await this.stopContainer(pod, spec, kill.id, gracePeriodSeconds(pod), sandboxConfig, log);
+          probes?.removeContainer(uid, kill.name);
+          const sb = observed.sandboxes.find((x) => x.id === sandboxId);
+          await this.stopContainer(pod, spec, kill.id, kill.gracePeriodSeconds ?? gracePeriodSeconds(pod), sandboxConfig, log, this.podIPOf(pod, sb?.ip ?? ''));
         }
         for (const start of actions.containersToStart) {
           const ok = await this.startContainer(pod, start, sandboxId, sandboxConfig, volumes, waiting, log, wake);
@@ -138,11 +159,14 @@ export class PodSyncer {
 
     observed = await this.observe(uid);
     const sandbox = latestSandbox(observed);
+    const podIP = sandbox?.state === 'ready' ? this.podIPOf(pod, sandbox.ip) : undefined;
+    this.trackProbes(pod, observed, podIP ?? '');
     const status = generatePodStatus(pod, observed, {
       now: new Date(this.now()),
       hostIP: this.deps.nodeIP,
-      podIP: sandbox?.state === 'ready' ? this.podIPOf(pod, sandbox.ip) : undefined,
+      podIP,
       runtimeName: this.deps.runtimeName,
+      ...(probes ? { probes: { started: (name) => probes.started(uid, name), ready: (name) => probes.readiness(uid, name) } } : {}),
       waiting,
       previous: pod.status,
       ...(podFailure ? { podFailure } : {}),
@@ -158,6 +182,8 @@ export class PodSyncer {
   async terminate(pod: V1Pod, options: { remove: boolean; reason: string }): Promise<void> {
     const uid = podUid(pod);
     const log = this.deps.log.child({ pod: podKey(pod), uid });
+    // A terminating pod is probed no more: nothing a probe says could change what happens now.
+    this.deps.probes?.removePod(uid);
     const observed = await this.observe(uid);
     await this.killPod(pod, observed, options.reason, log);
     if (options.remove) {
@@ -177,7 +203,7 @@ export class PodSyncer {
     await Promise.all(
       running.map(async (c) => {
         this.event(pod, 'Normal', 'Killing', `Stopping container ${c.name}`, c.name);
-        await this.stopContainer(pod, specOf(pod, c.name), c.id, grace, sandboxConfig, log, sandbox?.netnsPath ?? '', sandbox?.ip ?? '');
+        await this.stopContainer(pod, specOf(pod, c.name), c.id, grace, sandboxConfig, log, this.podIPOf(pod, sandbox?.ip ?? ''));
       }),
     );
     // Every sandbox, not just the ready one: a running sandbox whose network was never finished
@@ -188,12 +214,15 @@ export class PodSyncer {
   }
 
   /** preStop (within the grace period), then stop with what remains of it. */
-  private async stopContainer(pod: V1Pod, spec: V1Container | undefined, id: string, grace: number, _sandbox: SandboxConfig, log: Logger, netnsPath = '', podIP = ''): Promise<void> {
+  private async stopContainer(pod: V1Pod, spec: V1Container | undefined, id: string, grace: number, _sandbox: SandboxConfig, log: Logger, podIP = ''): Promise<void> {
     const started = this.now();
     const preStop = spec?.lifecycle?.preStop;
     if (preStop && spec) {
-      const result = await runHandler({ handler: preStop, pod, container: spec, containerId: id, runtime: this.deps.runtime, podIP, netnsPath, timeoutSeconds: Math.max(1, grace) });
-      if (!result.ok) this.event(pod, 'Warning', 'FailedPreStopHook', `PreStopHook failed: ${result.message}`, spec.name);
+      const result = await runLifecycleHook({ handler: preStop, pod, container: spec, containerId: id, runtime: this.deps.runtime, podIP, timeoutSeconds: Math.max(1, grace) });
+      if (!result.ok) {
+        this.event(pod, 'Warning', 'FailedPreStopHook', result.message, spec.name);
+        log.warn({ container: spec.name }, result.message);
+      }
     }
     const left = Math.max(0, Math.round(grace - (this.now() - started) / 1000));
     const before = this.now();
@@ -301,9 +330,10 @@ export class PodSyncer {
 
     const postStart = spec.lifecycle?.postStart;
     if (postStart) {
-      const result = await runHandler({ handler: postStart, pod, container: spec, containerId: id, runtime: this.deps.runtime, podIP: sb?.ip ?? '', netnsPath: sb?.netnsPath ?? '', timeoutSeconds: 30 });
+      const result = await runLifecycleHook({ handler: postStart, pod, container: spec, containerId: id, runtime: this.deps.runtime, podIP, timeoutSeconds: POST_START_TIMEOUT_SECONDS });
       if (!result.ok) {
         this.event(pod, 'Warning', 'FailedPostStartHook', `PostStartHook failed: ${result.message}`, spec.name);
+        log.warn({ container: spec.name }, result.message);
         this.event(pod, 'Normal', 'Killing', `FailedPostStartHook`, spec.name);
         await this.deps.runtime.stopContainer(id, gracePeriodSeconds(pod)).catch(() => undefined);
         return false;
@@ -313,6 +343,40 @@ export class PodSyncer {
   }
 
   private readonly pullFailures = new Map<string, number>();
+
+  /**
+   * Keeps the prober in step with the runtime: each running app container is probed (a new
+   * container id starts its probes afresh), a container that is not running is not.
+   */
+  private trackProbes(pod: V1Pod, observed: ObservedPod, podIP: string): void {
+    const probes = this.deps.probes;
+    if (!probes) return;
+    const uid = podUid(pod);
+    const previous = pod.status?.containerStatuses ?? [];
+    for (const spec of pod.spec?.containers ?? []) {
+      const latest = attemptsOf(observed, spec.name)[0];
+      if (!latest || latest.state !== 'running') {
+        probes.removeContainer(uid, spec.name);
+        continue;
+      }
+      if (!spec.livenessProbe && !spec.readinessProbe && !spec.startupProbe) continue;
+      const reported = previous.find((c) => c.name === spec.name);
+      probes.addContainer(
+        {
+          podUid: uid,
+          podName: pod.metadata?.name ?? '',
+          namespace: pod.metadata?.namespace ?? 'default',
+          containerName: spec.name,
+          containerId: latest.id,
+          startedAtMs: (latest.startedAt ?? latest.createdAt).getTime(),
+          podIP,
+          container: spec,
+        },
+        { ...(spec.livenessProbe ? { liveness: spec.livenessProbe } : {}), ...(spec.readinessProbe ? { readiness: spec.readinessProbe } : {}), ...(spec.startupProbe ? { startup: spec.startupProbe } : {}) },
+        { alreadyStarted: reported?.started === true && reported.containerID === `${this.deps.runtimeName}://${latest.id}` },
+      );
+    }
+  }
 
   sandboxConfig(pod: V1Pod, attempt: number): SandboxConfig {
     const ref = { name: pod.metadata?.name ?? '', namespace: pod.metadata?.namespace ?? 'default', uid: podUid(pod), attempt };

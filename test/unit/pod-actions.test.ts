@@ -98,6 +98,33 @@ describe('computePodActions', () => {
     expect(computePodActions(pod({ restartPolicy: 'Never' }), exited, ctx()).killPod).toBe(false);
   });
 
+  it('a failed liveness probe kills the container and restarts it at once, with the probe\'s grace', () => {
+    const failedProbe = (name: string, id: string) => (name === 'app' && id === 'app-1' ? { kind: 'liveness' as const, gracePeriodSeconds: 3 } : undefined);
+    // The attempt before it exited long ago: no backoff, so the restart is in the same sync.
+    const observed = { sandboxes: [sandbox()], containers: [ctr('app', 'exited', { attempt: 0, exitCode: 137, finishedAt: new Date(T0 - 600_000) }), ctr('app', 'running', { attempt: 1 })] };
+    const backoff = new CrashBackoff();
+    backoff.next('u1/app', T0 - 600_000);
+    const a = computePodActions(pod(), observed, { ...ctx(T0, backoff), failedProbe });
+    expect(a.containersToKill).toEqual([{ id: 'app-1', name: 'app', reason: 'Container app failed liveness probe, will be restarted', gracePeriodSeconds: 3 }]);
+    expect(a.containersToStart).toEqual([expect.objectContaining({ name: 'app', attempt: 2, reason: 'liveness probe failed' })]);
+    // Another container id (the replacement) is not the one that failed.
+    expect(computePodActions(pod(), { sandboxes: [sandbox()], containers: [ctr('app', 'running', { attempt: 2 })] }, { ...ctx(), failedProbe }).containersToKill).toEqual([]);
+  });
+
+  it('a failed startup probe under restartPolicy Never kills without a restart; a recent previous exit backs off', () => {
+    const failedProbe = () => ({ kind: 'startup' as const });
+    const never = computePodActions(pod({ restartPolicy: 'Never' }), { sandboxes: [sandbox()], containers: [ctr('app', 'running')] }, { ...ctx(), failedProbe });
+    expect(never.containersToKill).toEqual([{ id: 'app-0', name: 'app', reason: 'Container app failed startup probe' }]);
+    expect(never.containersToStart).toEqual([]);
+    const backoff = new CrashBackoff();
+    backoff.next('u1/app', T0);
+    const recent = { sandboxes: [sandbox()], containers: [ctr('app', 'exited', { attempt: 0, exitCode: 1, finishedAt: new Date(T0) }), ctr('app', 'running', { attempt: 1 })] };
+    const a = computePodActions(pod(), recent, { ...ctx(T0 + 2000, backoff), failedProbe });
+    expect(a.containersToKill.map((k) => k.id)).toEqual(['app-1']);
+    expect(a.containersToStart).toEqual([]);
+    expect(a.backingOff).toEqual([expect.objectContaining({ name: 'app', remainingMs: 8000 })]);
+  });
+
   it('a running container whose spec changed is replaced', () => {
     const p = pod();
     const same = ctr('app', 'running', { annotations: { [Annotations.containerHash]: containerHash(p.spec!.containers[0]!) } });

@@ -28,6 +28,25 @@ describe('generatePodStatus', () => {
     expect(s).toMatchObject({ hostIP: '192.168.56.11', hostIPs: [{ ip: '192.168.56.11' }], podIP: '10.244.1.5', podIPs: [{ ip: '10.244.1.5' }], qosClass: 'BestEffort', startTime: '2026-11-25T10:00:05Z' });
   });
 
+  it('probes decide started and ready; a container is ready only once started; readiness gates', () => {
+    const probes = (started: Record<string, boolean>, ready: Record<string, boolean>) => ({ started: (n: string) => started[n], ready: (n: string) => ready[n] });
+    const observed = { sandboxes: [sandbox], containers: [ctr('a', 'running'), ctr('b', 'running')] };
+    // a: startup probe not passed yet (readiness would say yes: still not ready); b: no probes.
+    const s = generatePodStatus(pod(), observed, ctx({ probes: probes({ a: false }, { a: true }) }));
+    expect(s.containerStatuses.map((c) => [c.name, c.started, c.ready])).toEqual([['a', false, false], ['b', true, true]]);
+    expect(s.conditions.find((x) => x.type === 'ContainersReady')).toMatchObject({ status: 'False', message: 'containers with unready status: [a]' });
+    const ok = generatePodStatus(pod(), observed, ctx({ probes: probes({ a: true }, { a: true, b: true }) }));
+    expect(ok.conditions.find((x) => x.type === 'Ready')?.status).toBe('True');
+    // A readiness gate holds Ready back until its condition is True (set by someone else).
+    const gated = pod({ readinessGates: [{ conditionType: 'example.com/lb' }] });
+    const noGate = generatePodStatus(gated, observed, ctx());
+    expect(noGate.conditions.find((x) => x.type === 'Ready')).toMatchObject({ status: 'False', reason: 'ReadinessGatesNotReady', message: 'corresponding condition of pod readiness gate "example.com/lb" does not exist.' });
+    const falseGate = generatePodStatus(gated, observed, ctx({ previous: { conditions: [{ type: 'example.com/lb', status: 'False' }] } }));
+    expect(falseGate.conditions.find((x) => x.type === 'Ready')?.message).toBe('the status of pod readiness gate "example.com/lb" is not "True", but False');
+    const trueGate = generatePodStatus(gated, observed, ctx({ previous: { conditions: [{ type: 'example.com/lb', status: 'True' }] } }));
+    expect(trueGate.conditions.find((x) => x.type === 'Ready')?.status).toBe('True');
+  });
+
   it('a crash-looping container waits with CrashLoopBackOff and shows the last run', () => {
     const c = ctr('a', 'exited', { attempt: 3, exitCode: 137, reason: 'Error', finishedAt: new Date('2026-11-25T10:00:03Z') });
     const waiting = new Map([['a', { reason: 'CrashLoopBackOff', message: 'back-off 40s restarting failed container=a' }]]);
