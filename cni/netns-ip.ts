@@ -18,14 +18,20 @@ export interface IpRun {
 
 export function runIpInNetns(netnsPath: string, args: string[], stdin?: string): Promise<IpRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn('nsenter', [`--net=${netnsPath}`, 'ip', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // Only a batch reads stdin; a command that does not (`ip addr show`) may exit before an
+    // empty write reaches it.
+    const child = spawn('nsenter', [`--net=${netnsPath}`, 'ip', ...args], { stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr: stderr.trim() }));
-    child.stdin.end(stdin ?? '');
+    // nsenter exits at once when the namespace is gone (a pod torn down meanwhile); writing to
+    // it then fails with EPIPE. Its exit code and stderr say what happened, so the write error
+    // is dropped here rather than left unhandled, which would take the whole agent down.
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(stdin);
   });
 }
 
