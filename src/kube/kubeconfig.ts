@@ -1,6 +1,30 @@
 import { access, readFile } from 'node:fs/promises';
-import { KubeConfig } from '@kubernetes/client-node';
+import http from 'node:http';
+import https from 'node:https';
+import { KubeConfig, type RequestContext } from '@kubernetes/client-node';
 import { AgentError, ErrorCode, describeError } from '../errors.ts';
+
+/**
+ * A KubeConfig whose API clients share one keep-alive connection pool. client-node 1.x gives
+ * every request a new https.Agent, so every call to the apiserver paid a TCP and TLS handshake
+ * (a new SecureContext, the client certificate parsed again): with a hundred pods that was most
+ * of the agent's CPU. Watches keep their own agents (client-node destroys a watch's agent's
+ * sockets when the watch ends), and a proxied cluster is left as client-node makes it.
+ */
+export class PooledKubeConfig extends KubeConfig {
+  private pooled: http.Agent | undefined;
+
+  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
+    await super.applySecurityAuthentication(context);
+    if (this.getCurrentCluster()?.proxyUrl) return;
+    const made = context.getAgent() as (http.Agent & { options?: https.AgentOptions }) | undefined;
+    if (!made) return;
+    this.pooled ??= made instanceof https.Agent
+      ? new https.Agent({ ...made.options, keepAlive: true, maxSockets: 32 })
+      : new http.Agent({ ...made.options, keepAlive: true, maxSockets: 32 });
+    context.setAgent(this.pooled);
+  }
+}
 
 /**
  * Loads and checks a kubeconfig before anything uses it, so a broken one fails at start with a
@@ -16,7 +40,7 @@ export async function loadKubeconfig(path: string): Promise<KubeConfig> {
   } catch (err) {
     fail(`cannot be read (${describeError(err)})`, 'point --kubeconfig (or kubeconfig: in the config file) at an existing file', err);
   }
-  const kc = new KubeConfig();
+  const kc = new PooledKubeConfig();
   try {
     kc.loadFromString(text);
   } catch (err) {

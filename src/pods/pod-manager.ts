@@ -11,6 +11,14 @@ import { mirrorUidAnnotation } from './static-source.ts';
 
 type WorkerState = 'syncing' | 'terminating' | 'terminated';
 
+/**
+ * Every pod is synced at least this often: kubelet's --sync-frequency default (1 minute). It is
+ * only the safety net: container changes wake a pod within the 1 s relist, probe verdicts and
+ * ConfigMap/Secret changes wake it at once, backoffs wake it when they end. Each sync costs a few
+ * milliseconds of CPU, so every 10 s across 100 pods was most of the agent's idle load.
+ */
+const DEFAULT_RESYNC_MS = 60_000;
+
 interface Worker {
   pod: V1Pod;
   /** The pod left its source (deleted for good, or no longer bound here). */
@@ -28,7 +36,7 @@ export interface PodManagerOptions {
   log: Logger;
   /** Names of the pod sources ("api", "file"); see setPods. */
   sources: string[];
-  /** Every pod is synced at least this often (config refreshes, missed events). */
+  /** Every pod is synced at least this often (missed events); DEFAULT_RESYNC_MS by default. */
   resyncMs?: number;
   /** How often the runtime is relisted to notice containers that died behind the agent's back (PLEG). */
   relistMs?: number;
@@ -116,7 +124,7 @@ export class PodManager {
     };
     const resync = async (): Promise<void> => {
       while (!signal.aborted) {
-        await sleep(this.options.resyncMs ?? 10_000, signal);
+        await sleep(this.options.resyncMs ?? DEFAULT_RESYNC_MS, signal);
         for (const uid of this.workers.keys()) this.enqueue(uid);
       }
     };

@@ -15,6 +15,8 @@ import { parseResolvConf } from './dns-config.ts';
 import { ProbeManager } from '../probes/probe-manager.ts';
 import { unhealthyEvent } from '../probes/probe-events.ts';
 import { runProbe } from '../probes/run-probe.ts';
+import { CachingPodApi } from '../kube/caching-pod-api.ts';
+import { volumeObjectReferences } from '../volumes/references.ts';
 
 /** The node's resolver and hosts files, read once at start; missing files mean empty settings. */
 function readOptional(path: string): string {
@@ -39,7 +41,26 @@ export function createPodStack(options: {
   nodeAllocatable: () => { cpu: string; memory: string };
   log: Logger;
 }) {
-  const { config, runtime, kc, api, events, log } = options;
+  const { config, runtime, kc, events, log } = options;
+  // The workers are made after the parts that need to wake them; those reach them late.
+  const workers: { manager?: PodManager } = {};
+  // ConfigMaps and Secrets through watches: no GET per pod sync, and a change rewrites the
+  // volumes of the pods showing it at once.
+  const cached = kc && options.api
+    ? new CachingPodApi({
+        kc,
+        inner: options.api,
+        onChange: (kind, namespace, name) => {
+          for (const pod of workers.manager?.pods() ?? []) {
+            if ((pod.metadata?.namespace ?? 'default') !== namespace) continue;
+            const refs = volumeObjectReferences(pod);
+            if ((kind === 'configMap' ? refs.configMaps : refs.secrets).has(name)) workers.manager?.wake(pod.metadata?.uid ?? '');
+          }
+        },
+        log,
+      })
+    : undefined;
+  const api: PodApi | undefined = cached ?? options.api;
   const volumes = new VolumeManager({
     rootDir: config.directories.root,
     sources: {
@@ -56,8 +77,6 @@ export function createPodStack(options: {
   const statusSync = new PodStatusSync({ api, log });
   // One scheduler for every probe on the node. A verdict that changes something (readiness,
   // started, a kill) wakes the pod's worker; every failed run is an Unhealthy event.
-  // The workers are made after the syncer that needs the prober; the prober reaches them late.
-  const workers: { manager?: PodManager } = {};
   const probes = new ProbeManager({
     run: (spec, target) => runProbe(spec, { podIP: target.podIP, container: target.container, containerId: target.containerId, runtime }),
     onChange: (event) => {
@@ -110,12 +129,13 @@ export function createPodStack(options: {
     statusSync,
     staticSource,
     probes,
-    stats: () => ({ pods: podManager.stats, statusWrites: statusSync.stats, podWatch: apiSource?.stats, probes: probes.stats() }),
+    stats: () => ({ pods: podManager.stats, statusWrites: statusSync.stats, podWatch: apiSource?.stats, probes: probes.stats(), configMaps: cached?.configMaps.stats, secrets: cached?.secrets.stats }),
     async run(signal: AbortSignal): Promise<void> {
       try {
         await Promise.all([podManager.run(signal), staticSource.run(signal), apiSource?.run(signal)]);
       } finally {
         probes.close();
+        cached?.close();
       }
     },
   };

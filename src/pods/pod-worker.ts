@@ -157,7 +157,9 @@ export class PodSyncer {
     for (const id of actions.containersToRemove) await this.deps.runtime.removeContainer(id).catch(() => undefined);
     this.waiting.set(uid, waiting);
 
-    observed = await this.observe(uid);
+    // Looked at again only when this sync changed something (most syncs change nothing).
+    const acted = actions.killPod || actions.createSandbox || actions.containersToKill.length > 0 || actions.containersToStart.length > 0 || actions.containersToRemove.length > 0;
+    if (acted) observed = await this.observe(uid);
     const sandbox = latestSandbox(observed);
     const podIP = sandbox?.state === 'ready' ? this.podIPOf(pod, sandbox.ip) : undefined;
     this.trackProbes(pod, observed, podIP ?? '');

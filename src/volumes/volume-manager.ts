@@ -1,11 +1,11 @@
 import { chmod, mkdir, readdir, realpath, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { V1ConfigMap, V1Container, V1Pod, V1Secret, V1Volume } from '@kubernetes/client-node';
 import { AgentError, ErrorCode, describeError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { writeAtomically } from './atomic-writer.ts';
 import { setUpHostPath } from './host-path.ts';
-import { mountTmpfs, mountsBelow, readMountInfo, sharesInitMountNamespace, unmount, type MountEntry } from './mounts.ts';
+import { mountTmpfs, mountsBelow, readMountInfo, sharesInitMountNamespace, unmount } from './mounts.ts';
 import {
   configMapPayload,
   downwardAPIPayload,
@@ -182,7 +182,6 @@ interface Tmpfs {
 /** What one setUp call shares between the volumes it sets up. */
 interface SetUpContext {
   root: string;
-  mounts: () => Promise<MountEntry[]>;
   tmpfs: boolean;
 }
 
@@ -212,13 +211,7 @@ export class VolumeManager {
     const uid = checkUid(pod.metadata?.uid);
     return this.serialized(uid, async () => {
       const root = await this.root();
-      let mountInfo: Promise<MountEntry[]> | undefined;
-      const context: SetUpContext = {
-        root,
-        // Read once per call, only if a memory-backed volume asks.
-        mounts: () => (mountInfo ??= readMountInfo('self')),
-        tmpfs: await this.useTmpfs(),
-      };
+      const context: SetUpContext = { root, tmpfs: await this.useTmpfs() };
       const volumes = pod.spec?.volumes ?? [];
       const results = await Promise.allSettled(volumes.map((volume) => this.setUpVolume(pod, uid, volume, context)));
       const mounted = new Map<string, MountedVolume>();
@@ -344,7 +337,7 @@ export class VolumeManager {
    */
   private async prepareDir(path: string, tmpfs: Tmpfs | undefined, context: SetUpContext): Promise<void> {
     const onTmpfs = tmpfs !== undefined && context.tmpfs;
-    if (onTmpfs && (await context.mounts()).some((e) => e.mountPoint === path)) return;
+    if (onTmpfs && (await isMountPoint(path))) return;
     await mkdir(path, { recursive: true });
     const info = await stat(path);
     if ((info.mode & 0o7777) !== 0o777) await chmod(path, 0o777);
@@ -420,4 +413,14 @@ export class VolumeManager {
 async function fetchAll<T>(names: Set<string>, get: (name: string) => Promise<T | undefined>): Promise<Map<string, T | undefined>> {
   const entries = await Promise.all([...names].map(async (name) => [name, await get(name)] as const));
   return new Map(entries);
+}
+
+/**
+ * Whether something is mounted on `path`: it lives on another device than its parent. Two
+ * stat calls, where reading /proc/self/mountinfo grows with every pod's tmpfs mounts and made
+ * each sync cost O(pods).
+ */
+async function isMountPoint(path: string): Promise<boolean> {
+  const [self, parent] = await Promise.all([stat(path).catch(() => undefined), stat(dirname(path)).catch(() => undefined)]);
+  return self !== undefined && parent !== undefined && self.dev !== parent.dev;
 }

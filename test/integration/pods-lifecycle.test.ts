@@ -55,7 +55,7 @@ describe('pod lifecycle', () => {
     expect(left.stdout).toBe('');
   }, 90_000);
 
-  it('a configMap change reaches the mounted file atomically within the sync period', async () => {
+  it('a configMap change reaches the mounted file atomically within seconds (watched, not polled)', async () => {
     await apply(lab,
       { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings' }, data: { 'greeting.txt': 'v1' } },
       podManifest('reader', 'worker-1', {
@@ -75,7 +75,11 @@ describe('pod lifecycle', () => {
     await kubectl(lab, ['patch', 'configmap', 'settings', '-p', JSON.stringify({ data: { 'greeting.txt': 'v2' } })]);
     const changedAt = Date.now();
     await eventually('the new content in the pod', 30_000, async () => (await read()) === 'v2', 200);
-    expect(Date.now() - changedAt).toBeLessThan(25_000);
+    // The agent watches the configMap and rewrites the volume on the change, long before the
+    // 60 s periodic sync would.
+    const took = Date.now() - changedAt;
+    console.log(`configMap change visible in the pod after ${took} ms`);
+    expect(took).toBeLessThan(10_000);
     expect((await execa('docker', ['exec', id, 'readlink', '/cfg/..data'])).stdout).not.toBe(link);
     await kubectl(lab, ['delete', 'pod', 'reader', '--wait=false']);
   }, 90_000);
