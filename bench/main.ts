@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { cniBenchmark } from './cni.ts';
 import { netBenchmark } from './net.ts';
+import { probesBenchmark } from './probes.ts';
 import { startupBenchmark } from './startup.ts';
 
 const usage = `npm run bench -- <name> [options]
@@ -12,6 +13,10 @@ const usage = `npm run bench -- <name> [options]
                        runs it) next to the reference bridge + host-local plugins, same run
   net [--seconds N]    iperf3 TCP throughput pod-to-pod across two nodes in host-gw and in vxlan mode,
                        next to node-to-node over the lab bridge, same lab (N seconds per test, default 10)
+  probes [--pods N] [--seconds W]
+                       the agent's CPU share and RSS with N pods (default 100) with no probes, an HTTP
+                       readiness probe every 10 s and every 1 s (W-second windows, default 60), probe
+                       latency p50/p99, and liveness restart times against period x threshold + 1 s
 `;
 
 const { positionals, values } = parseArgs({ allowPositionals: true, options: { pods: { type: 'string' }, n: { type: 'string' }, seconds: { type: 'string' }, help: { type: 'boolean' } } });
@@ -23,6 +28,8 @@ if (values.help || !name) {
   await startupBenchmark({ pods: Number(values.pods ?? 30) });
 } else if (name === 'cni') {
   await cniBenchmark({ n: Number(values.n ?? 50) });
+} else if (name === 'probes') {
+  await probesBenchmark({ pods: Number(values.pods ?? 100), window: Number(values.seconds ?? 60) });
 } else if (name === 'net') {
   await netBenchmark({ seconds: Number(values.seconds ?? 10) });
 } else {

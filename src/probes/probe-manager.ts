@@ -61,6 +61,49 @@ export interface ProbeEvent {
   action?: 'kill';
 }
 
+export interface ProbeStats {
+  containers: number;
+  scheduled: number;
+  inFlight: number;
+  waiting: number;
+  /** Runs finished since the agent started. */
+  runs: number;
+  latencyMs: SampleSummary;
+  /** Start time minus due time: the scheduler's own delay (a run waiting for a slot counts). */
+  lateMs: SampleSummary;
+}
+
+export interface SampleSummary {
+  count: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/** A ring of the most recent samples, summarised on demand (statusz, the probes benchmark). */
+class RecentSamples {
+  private readonly values: Float64Array;
+  private next = 0;
+  private filled = 0;
+
+  constructor(size: number) {
+    this.values = new Float64Array(size);
+  }
+
+  add(v: number): void {
+    this.values[this.next] = v;
+    this.next = (this.next + 1) % this.values.length;
+    this.filled = Math.min(this.filled + 1, this.values.length);
+  }
+
+  summary(): SampleSummary {
+    if (this.filled === 0) return { count: 0, p50: 0, p99: 0, max: 0 };
+    const sorted = Array.from(this.values.subarray(0, this.filled)).sort((a, b) => a - b);
+    const at = (p: number): number => Math.round(sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]! * 10) / 10;
+    return { count: this.filled, p50: at(0.5), p99: at(0.99), max: at(1) };
+  }
+}
+
 export interface ProbeClock {
   now(): number;
   setTimeout(fn: () => void, ms: number): unknown;
@@ -125,6 +168,10 @@ export class ProbeManager {
   private readonly heap = new DueHeap<Worker>();
   private readonly waiting: Worker[] = [];
   private inFlight = 0;
+  private runs = 0;
+  /** How long runs take, and how late they start after their due time (recent samples). */
+  private readonly latency = new RecentSamples(4096);
+  private readonly lateness = new RecentSamples(4096);
   private timer: { handle: unknown; at: number } | undefined;
 
   constructor(options: ProbeManagerOptions) {
@@ -242,10 +289,18 @@ export class ProbeManager {
   }
 
   /** Counts for health and debugging. */
-  stats(): { containers: number; scheduled: number; inFlight: number; waiting: number } {
+  stats(): ProbeStats {
     let containers = 0;
     for (const c of this.pods.values()) containers += c.size;
-    return { containers, scheduled: this.heap.size, inFlight: this.inFlight, waiting: this.waiting.length };
+    return {
+      containers,
+      scheduled: this.heap.size,
+      inFlight: this.inFlight,
+      waiting: this.waiting.length,
+      runs: this.runs,
+      latencyMs: this.latency.summary(),
+      lateMs: this.lateness.summary(),
+    };
   }
 
   private worker(podUid: string, containerName: string, kind: ProbeKind): Worker | undefined {
@@ -318,11 +373,14 @@ export class ProbeManager {
   private start(worker: Worker): void {
     worker.running = true;
     this.inFlight++;
-    this.execute(worker, worker.entry.target).catch((err: unknown) => this.logger?.error({ err }, 'probe bookkeeping'));
+    // The turn this run answers: dueAt has already moved on to the next one by a period.
+    this.execute(worker, worker.entry.target, worker.dueAt - worker.spec.periodSeconds * 1000).catch((err: unknown) => this.logger?.error({ err }, 'probe bookkeeping'));
   }
 
-  private async execute(worker: Worker, target: ProbeTarget): Promise<void> {
+  private async execute(worker: Worker, target: ProbeTarget, dueAt: number): Promise<void> {
     let outcome: ProbeOutcome;
+    const started = this.clock.now();
+    this.lateness.add(started - dueAt);
     try {
       outcome = await this.run(worker.spec, target);
     } catch (err) {
@@ -331,6 +389,8 @@ export class ProbeManager {
     } finally {
       worker.running = false;
       this.inFlight--;
+      this.runs++;
+      this.latency.add(this.clock.now() - started);
     }
     try {
       // A container removed or replaced meanwhile: this result is about something gone.

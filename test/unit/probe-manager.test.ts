@@ -91,6 +91,13 @@ describe('ProbeManager scheduling', () => {
     expect(h.at('readiness')).toEqual([5_000, 15_000, 25_000, 35_000]);
   });
 
+  it('counts runs and reports how late they started and how long they took', async () => {
+    const h = harness();
+    h.manager.addContainer(target(), { readiness: probe({ initialDelaySeconds: 2, periodSeconds: 1 }) });
+    await h.clock.advance(4_500);
+    expect(h.manager.stats()).toMatchObject({ runs: 3, lateMs: { count: 3, max: 0 }, latencyMs: { count: 3 } });
+  });
+
   it('a container that started long ago is probed at once', async () => {
     const h = harness();
     h.clock.t = T0 + 60_000;
