@@ -40,6 +40,7 @@ echo "== node report"
 kubectl get nodes -o custom-columns='NODE:.metadata.name,IP:.status.addresses[?(@.type=="InternalIP")].address,POD-CIDR:.spec.podCIDR,READY:.status.conditions[?(@.type=="Ready")].reason,MEMORY:.status.conditions[?(@.type=="MemoryPressure")].reason,DISK:.status.conditions[?(@.type=="DiskPressure")].reason,PID:.status.conditions[?(@.type=="PIDPressure")].reason,RUNTIME:.status.nodeInfo.containerRuntimeVersion,AGENT:.status.nodeInfo.kubeletVersion'
 echo
 echo "== a pod on each worker (two containers sharing localhost), run by node-agent on Docker"
+echo "   (the server's readiness probe, an HTTP GET to the pod IP, decides READY)"
 for i in $(seq "$nodes"); do
   kubectl apply -f - >/dev/null <<YAML
 apiVersion: v1
@@ -49,7 +50,11 @@ spec:
   nodeName: worker-$i
   terminationGracePeriodSeconds: 2
   containers:
-  - {name: server, image: localhost/busybox:1, command: [sh, -c, "mkdir -p /www && echo hello from worker-$i > /www/index.html && exec httpd -f -p 127.0.0.1:8080 -h /www"]}
+  - name: server
+    image: localhost/busybox:1
+    command: [sh, -c, "mkdir -p /www && echo hello from worker-$i > /www/index.html && exec httpd -f -p 0.0.0.0:8080 -h /www"]
+    readinessProbe: {httpGet: {path: /, port: 8080}, periodSeconds: 2}
+    livenessProbe: {tcpSocket: {port: 8080}, periodSeconds: 5}
   - {name: client, image: localhost/busybox:1, command: [sh, -c, "while true; do wget -qO- http://127.0.0.1:8080/; sleep 5; done"]}
 YAML
 done
@@ -59,6 +64,32 @@ sleep 1
 for i in $(seq "$nodes"); do
   echo "worker-$i client saw: $(docker logs "$(docker ps -q --filter label=io.kubernetes.pod.name=hello-$i --filter label=io.kubernetes.container.name=client | head -1)" 2>&1 | tail -1)"
 done
+
+if [ "$nodes" -ge 2 ]; then
+  echo
+  echo "== pod to pod across nodes (routes via the peer node: host-gw), no NAT"
+  target=$(kubectl get pod hello-2 -o jsonpath='{.status.podIP}')
+  kubectl apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: across, labels: {app: demo-client}}
+spec:
+  nodeName: worker-1
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: localhost/busybox:1
+    env: [{name: MY_IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}]
+    command: [sh, -c, "echo from \$MY_IP on worker-1; ping -c 3 -W 2 $target && echo fetched: \$(timeout 10 wget -qO- http://$target:8080/)"]
+YAML
+  for _ in $(seq 60); do
+    phase=$(kubectl get pod across -o jsonpath='{.status.phase}')
+    [ "$phase" = Succeeded ] || [ "$phase" = Failed ] && break
+    sleep 1
+  done
+  echo "client pod across: $phase"
+  docker logs "$(docker ps -aq --filter label=io.kubernetes.pod.name=across --filter label=io.kubernetes.container.name=c | head -1)" 2>&1 | sed 's/^/  /'
+fi
 
 echo
 echo "== events"
