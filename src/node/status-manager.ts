@@ -42,7 +42,6 @@ export class NodeStatusManager {
   private readonly now: () => Date;
   /** The Node as the apiserver last returned it: the base of the next patch. */
   private cached: V1Node | undefined;
-  private lastSent: NodeStatus | undefined;
   private lastReportAt = 0;
   private lastRuntimeVersion: string | undefined;
   /** Counters tests and /healthz read: how often a patch met a newer Node. */
@@ -76,7 +75,11 @@ export class NodeStatusManager {
       const previous = fromApiNodeStatus(base);
       const next = computeNodeStatus(inputs, previous);
       const due = inputs.now.getTime() - this.lastReportAt >= config.nodeStatusReportFrequencyMs;
-      if (!due && !statusChanged(this.lastSent, next)) {
+      // Compared with the Node as the apiserver has it, not with what this agent last sent:
+      // the node lifecycle controller sets Ready=Unknown on its own when it heard nothing for a
+      // while (an apiserver restart, say), and that must be corrected at the next tick rather
+      // than at the next report in 5 minutes (kubelet's nodeStatusHasChanged compares the same).
+      if (!due && !statusChanged(previous, next)) {
         this.stats.skipped++;
         return false;
       }
@@ -88,7 +91,6 @@ export class NodeStatusManager {
         for (const e of conditionEvents(config.nodeName, previous, next)) {
           this.deps.events?.record({ kind: 'Node', name: config.nodeName, uid: config.nodeName }, e.type, e.reason, e.message);
         }
-        this.lastSent = next;
         this.lastReportAt = inputs.now.getTime();
         this.stats.patches++;
         return true;

@@ -13,9 +13,9 @@ describe('local images', () => {
 
   it('are in Docker and in containerd\'s k8s.io namespace, and a rebuild with no change is a no-op', async () => {
     const again = await execa('bash', [`${repo}/images/build.sh`]);
-    expect(again.stdout).toBe('localhost/pause:1: up to date\nlocalhost/busybox:1: up to date');
+    expect(again.stdout).toBe('localhost/pause:1: up to date\nlocalhost/busybox:1: up to date\nlocalhost/grpc-health:1: up to date');
     const ctr = (await execa('ctr', ['-n', 'k8s.io', 'images', 'ls', '-q'])).stdout.split('\n');
-    expect(ctr).toEqual(expect.arrayContaining(['localhost/pause:1', 'localhost/busybox:1']));
+    expect(ctr).toEqual(expect.arrayContaining(['localhost/pause:1', 'localhost/busybox:1', 'localhost/grpc-health:1']));
   });
 
   it('busybox has the applets pods use', async () => {

@@ -79,6 +79,19 @@ describe('lab with two workers', () => {
     }
   }, 30_000);
 
+  it('puts Ready back within a status tick when someone else marks it Unknown while the agent runs', async () => {
+    // What the node lifecycle controller does when it heard nothing for its grace period (an
+    // apiserver restart): Ready=Unknown on the server, while the agent has nothing new to say.
+    await eventually('worker-2 Ready', 60_000, async () => condition(await kubectlJson(lab, ['get', 'node', 'worker-2']), 'Ready')?.status === 'True');
+    const patch = { status: { conditions: [{ type: 'Ready', status: 'Unknown', reason: 'NodeStatusUnknown', message: 'Kubelet stopped posting node status.' }] } };
+    await execa('kubectl', ['--kubeconfig', lab.adminKubeconfig, 'patch', 'node', 'worker-2', '--subresource=status', '--type=strategic', '-p', JSON.stringify(patch)]);
+    expect(condition(await kubectlJson(lab, ['get', 'node', 'worker-2']), 'Ready')?.status).toBe('Unknown');
+    const at = Date.now();
+    await eventually('worker-2 Ready again', 20_000, async () => condition(await kubectlJson(lab, ['get', 'node', 'worker-2']), 'Ready')?.status === 'True', 250);
+    // nodeStatusUpdateFrequency is 10 s: the next tick corrects it, not the 5-minute report.
+    expect(Date.now() - at).toBeLessThan(12_000);
+  }, 60_000);
+
   it('goes Unknown and tainted when an agent dies, and Ready again when it returns', async () => {
     await lab.stopAgent('worker-2', 'SIGKILL');
     const unknown = await eventually('worker-2 Ready=Unknown and tainted unreachable', 60_000, async () => {
