@@ -14,8 +14,8 @@ import {
   type CniResult,
   CniCode,
   CniError,
-  CURRENT_VERSION,
   SUPPORTED_VERSIONS,
+  cniVersionOf,
   errorJson,
 } from './types.ts';
 
@@ -144,21 +144,12 @@ async function gc(rtnl: Rtnl, conf: BridgeNetConf): Promise<void> {
   }
 }
 
-function versionOf(stdin: string): string {
-  try {
-    const v = (JSON.parse(stdin) as { cniVersion?: unknown }).cniVersion;
-    return typeof v === 'string' && v ? v : CURRENT_VERSION;
-  } catch {
-    return CURRENT_VERSION;
-  }
-}
-
 export async function runCni(
   envVars: Record<string, string | undefined>,
   stdin: string,
   deps: CniDeps = {},
 ): Promise<CniOutput> {
-  const version = versionOf(stdin);
+  const version = cniVersionOf(stdin);
   let rtnl = deps.rtnl;
   try {
     const env = parseCniEnv(envVars);

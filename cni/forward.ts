@@ -1,6 +1,6 @@
 import { readlinkSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
-import type { CniOutput } from './types.ts';
+import { CniCode, CniError, cniVersionOf, errorJson, type CniOutput } from './types.ts';
 
 /**
  * The exec'd plugin's fast path: hand the call to the running agent over its unix socket and
@@ -117,12 +117,5 @@ export function forwardToAgent(env: NodeJS.ProcessEnv, stdin: string): Promise<C
 
 /** The spec's "try again later" (11): the call may or may not have been carried out. */
 function failure(stdin: string, msg: string): CniOutput {
-  let cniVersion = '1.0.0';
-  try {
-    const v = (JSON.parse(stdin) as { cniVersion?: unknown }).cniVersion;
-    if (typeof v === 'string' && v) cniVersion = v;
-  } catch {
-    // keep the default
-  }
-  return { exitCode: 1, stdout: JSON.stringify({ cniVersion, code: 11, msg }) };
+  return { exitCode: 1, stdout: errorJson(cniVersionOf(stdin), new CniError(CniCode.TryAgainLater, msg)) };
 }

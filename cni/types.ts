@@ -120,6 +120,16 @@ export interface CniOutput {
   stdout: string;
 }
 
+/** The cniVersion the caller's configuration asks for (for the answer's own version), or the current one. */
+export function cniVersionOf(stdin: string): string {
+  try {
+    const v = (JSON.parse(stdin) as { cniVersion?: unknown }).cniVersion;
+    return typeof v === 'string' && v ? v : CURRENT_VERSION;
+  } catch {
+    return CURRENT_VERSION;
+  }
+}
+
 export function errorJson(version: string, err: CniError): string {
   return JSON.stringify({
     cniVersion: version,

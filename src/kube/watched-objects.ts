@@ -80,10 +80,6 @@ export class WatchedObjects<T extends KubernetesObject> {
     this.entries.clear();
   }
 
-  get size(): number {
-    return this.entries.size;
-  }
-
   private start(namespace: string, name: string, key: string): Entry<T> {
     let markReady: () => void = () => undefined;
     const entry: Entry<T> = {

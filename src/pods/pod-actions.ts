@@ -180,13 +180,22 @@ function killForProbe(
     actions.containersToStart.push({ name: spec.name, attempt: latest.attempt + 1, init: false, reason: `${failed.kind} probe failed` });
     return;
   }
-  const before = actions.containersToStart.length;
-  restartOrBackoff(actions, spec, previous, false, uid, ctx);
-  const start = actions.containersToStart[before];
-  if (start) Object.assign(start, { attempt: latest.attempt + 1, reason: `${failed.kind} probe failed` });
+  restartOrBackoff(actions, spec, previous, false, uid, ctx, { attempt: latest.attempt + 1, reason: `${failed.kind} probe failed` });
 }
 
-function restartOrBackoff(actions: PodActions, spec: V1Container, latest: ContainerStatus, init: boolean, uid: string, ctx: ActionContext): void {
+/**
+ * Restarts the container unless its backoff, counted from `latest`'s finish, says wait. `start`
+ * names the new attempt when it is not simply the one after `latest` (a probe kill).
+ */
+function restartOrBackoff(
+  actions: PodActions,
+  spec: V1Container,
+  latest: ContainerStatus,
+  init: boolean,
+  uid: string,
+  ctx: ActionContext,
+  start: { attempt: number; reason: string } = { attempt: latest.attempt + 1, reason: 'restart' },
+): void {
   const finishedAt = latest.finishedAt?.getTime() ?? ctx.now;
   const key = CrashBackoff.key(uid, spec.name);
   const state = ctx.backoff.inBackoff(key, finishedAt, ctx.now);
@@ -199,7 +208,7 @@ function restartOrBackoff(actions: PodActions, spec: V1Container, latest: Contai
     });
     return;
   }
-  actions.containersToStart.push({ name: spec.name, attempt: latest.attempt + 1, init, reason: 'restart', restartAfterFinishAt: finishedAt });
+  actions.containersToStart.push({ name: spec.name, attempt: start.attempt, init, reason: start.reason, restartAfterFinishAt: finishedAt });
 }
 
 /**

@@ -128,7 +128,6 @@ export function createPodStack(options: {
     manager: podManager,
     statusSync,
     staticSource,
-    probes,
     stats: () => ({ pods: podManager.stats, statusWrites: statusSync.stats, podWatch: apiSource?.stats, probes: probes.stats(), configMaps: cached?.configMaps.stats, secrets: cached?.secrets.stats }),
     async run(signal: AbortSignal): Promise<void> {
       try {

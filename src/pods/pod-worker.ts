@@ -135,12 +135,12 @@ export class PodSyncer {
         }
       }
       if (volumes && sandboxId) {
+        const sandboxIP = this.podIPOf(pod, observed.sandboxes.find((x) => x.id === sandboxId)?.ip ?? '');
         for (const kill of actions.containersToKill) {
           const spec = specOf(pod, kill.name);
           this.event(pod, 'Normal', 'Killing', kill.reason, kill.name);
           probes?.removeContainer(uid, kill.name);
-          const sb = observed.sandboxes.find((x) => x.id === sandboxId);
-          await this.stopContainer(pod, spec, kill.id, kill.gracePeriodSeconds ?? gracePeriodSeconds(pod), sandboxConfig, log, this.podIPOf(pod, sb?.ip ?? ''));
+          await this.stopContainer(pod, spec, kill.id, kill.gracePeriodSeconds ?? gracePeriodSeconds(pod), sandboxConfig, log, sandboxIP);
         }
         for (const start of actions.containersToStart) {
           const ok = await this.startContainer(pod, start, sandboxId, sandboxConfig, volumes, waiting, log, wake);

@@ -1,4 +1,5 @@
 import type { V1Pod } from '@kubernetes/client-node';
+import { projectedReferences } from './projections.ts';
 
 /**
  * The ConfigMaps and Secrets whose content a pod's volumes show (configMap, secret and projected
@@ -12,9 +13,10 @@ export function volumeObjectReferences(pod: V1Pod): { configMaps: Set<string>; s
   for (const v of pod.spec?.volumes ?? []) {
     if (v.configMap?.name) configMaps.add(v.configMap.name);
     if (v.secret?.secretName) secrets.add(v.secret.secretName);
-    for (const s of v.projected?.sources ?? []) {
-      if (s.configMap?.name) configMaps.add(s.configMap.name);
-      if (s.secret?.name) secrets.add(s.secret.name);
+    if (v.projected) {
+      const refs = projectedReferences(pod, v.projected);
+      for (const name of refs.configMaps) if (name) configMaps.add(name);
+      for (const name of refs.secrets) if (name) secrets.add(name);
     }
   }
   return { configMaps, secrets };
