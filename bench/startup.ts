@@ -57,7 +57,7 @@ export async function startupBenchmark(options: { pods: number }): Promise<void>
     const f0 = Date.now();
     const floor = await Promise.all(Array.from({ length: n }, async (_, i) => {
       const ref = { name: `floor-${i}`, namespace: 'default', uid: `${prefix}-floor-${i}`, attempt: 0 };
-      const sandbox: SandboxConfig = { pod: ref, hostname: ref.name, hostNetwork: false, shareProcessNamespace: false, labels: podLabels(ref), annotations: {}, logDirectory: `/tmp/${prefix}-floor/${ref.uid}` };
+      const sandbox: SandboxConfig = { pod: ref, hostname: ref.name, hostNetwork: false, shareProcessNamespace: false, labels: podLabels(ref), annotations: {}, logDirectory: `/tmp/${prefix}-floor/${ref.uid}`, portMappings: [], cgroupParent: '', security: { privileged: false } };
       const id = await runtime.runSandbox(sandbox);
       const spec = { name: 'c', image: 'localhost/busybox:1', command: ['sleep', '3600'] };
       const cid = await runtime.createContainer(id, buildContainerConfig({ metadata: { name: ref.name, uid: ref.uid }, spec: { containers: [spec] } }, spec, 0, [], [], sandbox), sandbox);

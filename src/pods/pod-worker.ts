@@ -19,6 +19,8 @@ import type { PodStatusSync } from './pod-status-sync.ts';
 import { gracePeriodSeconds, imagePullPolicy, podKey, podUid } from './pod-util.ts';
 import { attemptsOf, latestSandbox, type ObservedPod } from './observed.ts';
 import { Labels } from '../runtime/labels.ts';
+import { podCgroupParent, podPortMappings, sandboxSecurity } from './sandbox-config.ts';
+import { removePodCgroups } from './pod-cgroups.ts';
 
 /** Where each volume of a pod lives on the host, set up before its containers start. */
 export interface PodVolumes {
@@ -45,6 +47,8 @@ export interface PodSyncDeps {
   probes?: ProbeManager;
   log: Logger;
   now?: () => number;
+  /** Removes a gone pod's cgroup directories (pod-cgroups.ts); replaced in unit tests. */
+  removePodCgroups?: (uid: string) => Promise<string[]>;
 }
 
 /**
@@ -192,6 +196,8 @@ export class PodSyncer {
       for (const s of observed.sandboxes) await this.deps.runtime.removeSandbox(s.id);
       for (const c of observed.containers) await this.deps.runtime.removeContainer(c.id).catch(() => undefined);
       await this.deps.volumes.tearDown(uid);
+      const left = await (this.deps.removePodCgroups ?? removePodCgroups)(uid);
+      if (left.length > 0) log.warn({ cgroups: left }, 'pod cgroups still in use; left in place');
       this.crashBackoff.forgetPod(uid);
       this.waiting.delete(uid);
     }
@@ -390,6 +396,9 @@ export class PodSyncer {
       labels: { ...(pod.metadata?.labels ?? {}), ...podLabels(ref) },
       annotations: { ...(pod.metadata?.annotations ?? {}) },
       logDirectory: join(this.deps.logsDir, `${ref.namespace}_${ref.name}_${ref.uid}`),
+      portMappings: podPortMappings(pod),
+      cgroupParent: podCgroupParent(pod),
+      security: sandboxSecurity(pod),
       dnsConfig: this.dnsDecision(pod).config,
     };
   }

@@ -1,8 +1,8 @@
 /**
  * The runtime seam: a CRI-shaped interface in the agent's own types, mirroring
  * runtime.v1.RuntimeService / ImageService (RunPodSandbox, CreateContainer, ...). Backends
- * (Docker through dockerode today, containerd's CRI later) live behind it and never leak their
- * client types. Every object a backend creates carries the labels in `labels.ts`, so the agent
+ * (Docker through dockerode, containerd through its CRI over gRPC) live behind it and never leak
+ * their client types. Every object a backend creates carries the labels in `labels.ts`, so the agent
  * finds and adopts its own work and never touches anything else.
  */
 
@@ -30,6 +30,23 @@ export interface PodRef {
   attempt: number;
 }
 
+export interface PortMapping {
+  protocol: 'TCP' | 'UDP' | 'SCTP';
+  containerPort: number;
+  /** 0 when the port is only declared, not published on the node. */
+  hostPort: number;
+  hostIP: string;
+}
+
+/** The pod-level Linux security context (CRI's LinuxSandboxSecurityContext). */
+export interface SandboxSecurity {
+  runAsUser?: number;
+  runAsGroup?: number;
+  supplementalGroups?: number[];
+  /** Any container of the pod is privileged (the sandbox must be too, as kubelet decides). */
+  privileged: boolean;
+}
+
 export interface SandboxConfig {
   pod: PodRef;
   hostname: string;
@@ -41,6 +58,11 @@ export interface SandboxConfig {
   annotations: Record<string, string>;
   /** Directory holding this pod's container logs (<logs>/<ns>_<name>_<uid>). */
   logDirectory: string;
+  /** Every declared container port; those with a hostPort are published on the node. */
+  portMappings: PortMapping[];
+  /** The pod's cgroup (kubelet's cgroupfs naming, /kubepods/<qos>/pod<uid>); '' leaves it to the runtime. */
+  cgroupParent: string;
+  security: SandboxSecurity;
   /** /etc/resolv.conf and /etc/hosts contents the backend mounts into every container, if given. */
   dnsConfig?: { servers: string[]; searches: string[]; options: string[] };
 }

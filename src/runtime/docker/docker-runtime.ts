@@ -121,6 +121,7 @@ export class DockerRuntime implements Runtime {
         HostConfig: {
           NetworkMode: config.hostNetwork ? 'host' : 'none',
           IpcMode: 'shareable',
+          ...(config.cgroupParent ? { CgroupParent: config.cgroupParent } : {}),
           RestartPolicy: { Name: 'no' },
           LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '5' } },
         },
@@ -285,6 +286,7 @@ export class DockerRuntime implements Runtime {
           NetworkMode: sandbox.hostNetwork ? 'host' : share,
           IpcMode: share,
           ...(sandbox.shareProcessNamespace ? { PidMode: share } : {}),
+          ...(sandbox.cgroupParent ? { CgroupParent: sandbox.cgroupParent } : {}),
           Binds: [
             ...config.mounts.map((m) => `${m.hostPath}:${m.containerPath}${m.readOnly ? ':ro' : ''}`),
             ...(sandbox.hostNetwork || config.mounts.some((m) => m.containerPath === '/etc/resolv.conf') ? [] : [`${join(this.sandboxDir(sandboxId), 'resolv.conf')}:/etc/resolv.conf`]),
