@@ -8,7 +8,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 version=$(awk '$1=="k8s.io/kubernetes" && $2 ~ /^v/ {print $2; exit}' "$here/go.mod")
 [ -n "$version" ] || { echo "controlplane/build.sh: cannot read the Kubernetes version from go.mod" >&2; exit 1; }
-key=$(cat "$here/go.mod" "$here/go.sum" "$here/etcd/main.go" "$0" | sha256sum | cut -c1-12)
+key=$(cat "$here/go.mod" "$here/go.sum" "$here/etcd/main.go" "$0" "$here/go-env.sh" | sha256sum | cut -c1-12)
 cache=${NODE_AGENT_CACHE:-/var/cache/node-agent}/controlplane/$version-$key
 bins=(kube-apiserver kube-controller-manager kube-scheduler etcd)
 
@@ -16,24 +16,8 @@ if [ -f "$cache/.complete" ]; then
   echo "$cache/bin"
   exit 0
 fi
-export PATH="$PATH:/usr/local/go/bin"
-# Kubernetes 1.33 needs Go >= 1.24; Debian 12's golang-go is 1.19. When no new enough go is
-# here, take the Go toolchain as a module (golang.org/toolchain) from the Go module proxy, which
-# is how `go` itself fetches newer toolchains, and cache it beside the binaries.
-go_ok() { command -v go >/dev/null && [ "$(go env GOVERSION 2>/dev/null | sed -E 's/^go1\.([0-9]+).*/\1/')" -ge 24 ] 2>/dev/null; }
-if ! go_ok; then
-  toolchain=v0.0.1-go1.24.13.linux-amd64
-  tdir=${NODE_AGENT_CACHE:-/var/cache/node-agent}/go-toolchain/$toolchain
-  if [ ! -x "$tdir/bin/go" ]; then
-    proxy=$(echo "${GOPROXY:-https://proxy.golang.org}" | cut -d, -f1)
-    echo "fetching the Go toolchain module $toolchain from $proxy ..." >&2
-    mkdir -p "$tdir.tmp" && curl -fsSL "$proxy/golang.org/toolchain/@v/$toolchain.zip" -o "$tdir.tmp/go.zip"
-    (cd "$tdir.tmp" && python3 -m zipfile -e go.zip . && rm go.zip)
-    rm -rf "$tdir" && mv "$tdir.tmp/golang.org/toolchain@$toolchain" "$tdir" && rm -rf "$tdir.tmp"
-    chmod +x "$tdir/bin/"* "$tdir/pkg/tool/"*/* 2>/dev/null || true
-  fi
-  export PATH="$tdir/bin:$PATH" GOTOOLCHAIN=local
-fi
+# shellcheck source=controlplane/go-env.sh
+. "$here/go-env.sh"
 go_ok || { echo "controlplane/build.sh: Go >= 1.24 is needed to build the control plane and none could be had" >&2; exit 1; }
 echo "building Kubernetes $version control plane into $cache (first run only, several minutes)..." >&2
 rm -rf "$cache.tmp"

@@ -41,7 +41,8 @@ step "local images"
 bash images/build.sh
 
 if [ "${SKIP_CONTROLPLANE:-0}" != 1 ]; then
-  step "Kubernetes control plane for the lab"
+  step "Kubernetes control plane for the lab, and crictl for the containerd tests"
   bash controlplane/build.sh >/dev/null
+  bash controlplane/crictl.sh >/dev/null
 fi
 echo "setup: done" >&2

@@ -38,33 +38,28 @@ containerd_up() { [ -S "$sock" ] && timeout 5 ctr --address "$sock" --connect-ti
 docker_up() { timeout 5 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 
 # --- containerd
+# The project's containerd configuration (systemd/containerd-config.toml) with the machine's
+# default paths. A config file with our marker line is ours and follows the template (the one it
+# replaces is saved as .bak.<time>); one without the marker is the operator's and is left alone.
+template="$(dirname "$0")/../systemd/containerd-config.toml"
+[ -f "$template" ] || die "$template is missing"
+# runc lowers oom_score_adj for containers; where the kernel refuses (containers, CI sandboxes) CRI
+# needs restrict_oom_score_adj, or every sandbox fails with "can't get final child's PID from pipe".
+restrict=false
+sh -c 'echo -1 > /proc/self/oom_score_adj' 2>/dev/null || restrict=true
+rendered=$(sed -e "s|@ROOT@|/var/lib/containerd|g; s|@STATE@|/run/containerd|g; s|@ADDRESS@|$sock|g" \
+  -e "s|@CNI_BIN@|/opt/cni/bin|g; s|@CNI_CONF@|/etc/cni/net.d|g; s|@RESTRICT_OOM_SCORE_ADJ@|$restrict|g" "$template")
+if [ ! -f "$config" ] || grep -qF "$marker" "$config"; then
+  if [ "$(cat "$config" 2>/dev/null)" != "$rendered" ]; then
+    [ -f "$config" ] && cp -p "$config" "$config.bak.$(date +%s)"
+    mkdir -p "$(dirname "$config")"
+    printf '%s\n' "$rendered" >"$config"
+    containerd_up && echo "start-runtimes: $config updated; restart containerd to apply it" >&2
+  fi
+fi
 if containerd_up; then
   containerd_state="already running"
 else
-  if ! grep -qF "$marker" "$config" 2>/dev/null; then
-    [ -f "$config" ] && cp -p "$config" "$config.bak.$(date +%s)"
-    mkdir -p "$(dirname "$config")"
-    # restrict_oom_score_adj: this sandbox refuses to lower a process's oom_score_adj, and without
-    # the option runc fails every sandbox with "can't get final child's PID from pipe: EOF".
-    # sandbox_image: there is no registry; images/build.sh imports localhost/pause:1 locally.
-    # SystemdCgroup = false: no systemd to delegate cgroups to.
-    cat >"$config" <<TOML
-$marker (written by scripts/start-runtimes.sh; delete this line to keep your own edits)
-version = 2
-disabled_plugins = []
-
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "localhost/pause:1"
-  restrict_oom_score_adj = true
-  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-    runtime_type = "io.containerd.runc.v2"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-      SystemdCgroup = false
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/opt/cni/bin"
-    conf_dir = "/etc/cni/net.d"
-TOML
-  fi
   mkdir -p /opt/cni/bin /etc/cni/net.d
   # setsid + nohup: the daemon must not die with this shell or its terminal.
   setsid nohup containerd --config "$config" >>"$logdir/containerd.log" 2>&1 </dev/null &
@@ -72,6 +67,9 @@ TOML
     "Fix the error above (often a bad $config: move it away and re-run; or another containerd holds /var/lib/containerd: see 'pgrep -a containerd')."
   containerd_state="started"
 fi
+# containerd's CRI brings each pod's lo up with the reference loopback plugin from its bin_dir;
+# Debian installs the reference plugins in /usr/lib/cni.
+[ -e /opt/cni/bin/loopback ] || { [ -x /usr/lib/cni/loopback ] && ln -s /usr/lib/cni/loopback /opt/cni/bin/loopback; } || true
 
 # CRI is what the agent talks to; a containerd started with some other config may lack it.
 cri=$(timeout 5 ctr --address "$sock" --connect-timeout 2s plugins ls 2>/dev/null | awk '$1 == "io.containerd.grpc.v1" && $2 == "cri" {print $NF}')
@@ -82,8 +80,8 @@ if [ "$cri" != ok ]; then
   grep -i cri "$logdir/containerd.log" | tail -n 10 >&2 || true
   die "containerd started, but its CRI plugin did not load (status: '${cri:-absent}'). Fix the CRI error above in $config."
 fi
-if ! grep -Eq '^\s*restrict_oom_score_adj\s*=\s*true' "$config" 2>/dev/null; then
-  echo "start-runtimes: warning: $config lacks restrict_oom_score_adj = true; CRI sandboxes will fail here" >&2
+if [ "$restrict" = true ] && ! grep -Eq '^\s*restrict_oom_score_adj\s*=\s*true' "$config" 2>/dev/null; then
+  echo "start-runtimes: warning: $config lacks restrict_oom_score_adj = true, which this machine needs; CRI sandboxes will fail" >&2
 fi
 echo "containerd: $containerd_state (CRI plugin ok)"
 

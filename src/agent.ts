@@ -27,7 +27,8 @@ import { sleep } from './util/sleep.ts';
  * Pods keep running when the agent stops, as with the kubelet: a restarted agent adopts them.
  */
 export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSignal): Promise<void> {
-  // Pod networking: the CNI plugin's code in-process for the Docker backend (as dockershim did).
+  // Pod networking: the CNI plugin's code in-process for the Docker backend (as dockershim did);
+  // containerd's CRI plugin execs the installed plugin instead, which hands its calls to the agent.
   const podNetwork = config.network.mode === 'none' ? undefined : new InProcessCniNetwork(pluginNetConf(config));
   await podNetwork?.load();
   // Calls from the exec'd plugin (containerd's CRI, any other CNI caller) are served here, with
@@ -40,7 +41,7 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
   } catch (err) {
     log.warn({ socket: agentSocketPath(config.directories.root), err: describeError(err) }, 'cannot listen for the exec\'d CNI plugin; it will do its work itself (slower)');
   }
-  const runtime = createRuntime(config.runtime, config.nodeName, config.directories.root, podNetwork);
+  const runtime = createRuntime(config.runtime, { nodeName: config.nodeName, rootDir: config.directories.root, ...(podNetwork ? { network: podNetwork } : {}), log });
   const machine = await readMachineInfo();
   let runtimeName = config.runtime.type;
   try {

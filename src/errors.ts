@@ -15,6 +15,8 @@ export const ErrorCode = {
   RuntimeUnavailable: 'ERR_RUNTIME_UNAVAILABLE',
   /** Not found in the runtime (sandbox, container or image). */
   RuntimeNotFound: 'ERR_RUNTIME_NOT_FOUND',
+  /** The runtime answered, with an error of its own (a CRI call that failed for its reasons). */
+  RuntimeCall: 'ERR_RUNTIME_CALL',
   SandboxCreate: 'ERR_SANDBOX_CREATE', // FailedCreatePodSandBox
   ContainerCreate: 'ERR_CONTAINER_CREATE', // CreateContainerError
   ContainerStart: 'ERR_CONTAINER_START', // RunContainerError

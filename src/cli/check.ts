@@ -18,7 +18,7 @@ export async function runChecks(config: AgentConfig, out: NodeJS.WritableStream 
   };
   report(true, `configuration: node ${config.nodeName}, IP ${config.nodeIP}, runtime ${config.runtime.type}, network ${config.network.mode}`);
 
-  const runtime = createRuntime(config.runtime, config.nodeName, config.directories.root);
+  const runtime = createRuntime(config.runtime, { nodeName: config.nodeName, rootDir: config.directories.root });
   try {
     report(true, `runtime: ${formatRuntimeVersion(await runtime.version())} at ${config.runtime.endpoint}`);
   } catch (err) {

@@ -22,8 +22,9 @@ Flags (each overrides the same setting in the config file):
   --hostname-override NAME   the Hostname address                  (hostname)
   --kubeconfig FILE          kubeconfig for the apiserver          (kubeconfig)
   --standalone               no apiserver: static pods only        (standalone)
-  --runtime TYPE             docker                                (runtime.type)
-  --runtime-endpoint URL     e.g. unix:///var/run/docker.sock      (runtime.endpoint)
+  --runtime TYPE             docker | containerd                   (runtime.type)
+  --runtime-endpoint URL     e.g. unix:///run/containerd/containerd.sock (runtime.endpoint;
+                             also --container-runtime-endpoint, kubelet's name)
   --pod-cidr CIDR            pod CIDR when the cluster assigns none (podCIDR)
   --cluster-cidr CIDR        the whole pod network                 (clusterCIDR)
   --network MODE             host-gw | vxlan | none                (network.mode)
@@ -44,6 +45,7 @@ const flagToPath: Record<string, string> = {
   kubeconfig: 'kubeconfig',
   runtime: 'runtime.type',
   'runtime-endpoint': 'runtime.endpoint',
+  'container-runtime-endpoint': 'runtime.endpoint',
   'pod-cidr': 'podCIDR',
   'cluster-cidr': 'clusterCIDR',
   network: 'network.mode',

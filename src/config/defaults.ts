@@ -2,6 +2,7 @@
 export const configDefaults = {
   runtimeEndpoints: {
     docker: 'unix:///var/run/docker.sock',
+    containerd: 'unix:///run/containerd/containerd.sock', // containerRuntimeEndpoint
   },
   runtimeRequestTimeout: '2m', // runtimeRequestTimeout
   networkMode: 'host-gw',

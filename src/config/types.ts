@@ -1,7 +1,7 @@
 import type { LogFormat, LogLevel } from '../log/logger.ts';
 
-// containerd's CRI joins this list when its backend lands; until then it is refused at validation.
-export const RuntimeTypes = ['docker'] as const;
+/** docker: dockerode to dockerd; containerd: CRI runtime.v1 over gRPC to containerd's CRI plugin. */
+export const RuntimeTypes = ['docker', 'containerd'] as const;
 export type RuntimeType = (typeof RuntimeTypes)[number];
 
 export const NetworkModes = ['host-gw', 'vxlan', 'none'] as const;

@@ -21,6 +21,7 @@ import { Pki } from './pki.ts';
 import { labTopology, type LabMachine, type LabOptions, type LabTopology } from './topology.ts';
 import { run } from './exec.ts';
 import { mountsBelow, readMountInfo, unmount } from '../volumes/mounts.ts';
+import { containerdPaths, importLabImages, labImagesTar, startContainerd, stopContainerd } from './containerd.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -29,6 +30,8 @@ interface LabState {
   options: LabOptions;
   components: Partial<Record<ControlPlaneComponent, number>>;
   agents: Record<string, number>;
+  /** Per worker, the pid of its containerd (runtime containerd only). */
+  runtimes?: Record<string, number>;
 }
 
 export interface LabLog {
@@ -71,7 +74,7 @@ export class Lab {
     }
     await this.down();
     await mkdir(topology.options.stateDir, { recursive: true });
-    const state: LabState = { options: topology.options, components: {}, agents: {} };
+    const state: LabState = { options: topology.options, components: {}, agents: {}, runtimes: {} };
     await this.writeState(state);
 
     this.log(`network: bridge ${topology.bridge} ${topology.hostIP}/24, ${topology.workers.length + 1} VMs`);
@@ -89,6 +92,17 @@ export class Lab {
     });
     await this.writeState(state);
     await this.applyClusterRbac();
+
+    if (topology.options.runtime === 'containerd') {
+      const tar = await labImagesTar();
+      this.log(`containerd: one per worker, images from ${tar}`);
+      await Promise.all(topology.workers.map(async (worker) => {
+        const runtimes = (state.runtimes ??= {});
+        runtimes[worker.name] = await this.startWorkerContainerd(worker);
+        await importLabImages(worker, tar);
+      }));
+      await this.writeState(state);
+    }
 
     for (const worker of topology.workers) {
       await this.prepareWorker(worker);
@@ -117,6 +131,10 @@ export class Lab {
     const state = await this.readState();
     // Agents first, so they do not report a control plane going away as an incident.
     await Promise.all(Object.values(state?.agents ?? {}).map((pid) => stopProcess(pid, 5000)));
+    // Each worker's containerd takes its pods down with it (CRI while it answers, runc after).
+    await Promise.all(topology.workers.map(async (w) => {
+      if (await fileExists(containerdPaths(w).config)) await stopContainerd(w, state?.runtimes?.[w.name]);
+    }));
     // Then whatever else runs in the lab's namespaces (found by namespace, so this works after a
     // crash that lost the state file), all at once.
     const namespaces = await this.labNamespaces();
@@ -142,6 +160,9 @@ export class Lab {
     const lines: string[] = [];
     for (const [component, pid] of Object.entries(state.components)) {
       lines.push(`${component.padEnd(24)} ${(await processAlive(pid)) ? `running (pid ${pid})` : 'stopped'}`);
+    }
+    for (const [worker, pid] of Object.entries(state.runtimes ?? {})) {
+      lines.push(`${`containerd ${worker}`.padEnd(24)} ${(await processAlive(pid)) ? `running (pid ${pid})` : 'stopped'}`);
     }
     for (const [worker, pid] of Object.entries(state.agents)) {
       lines.push(`${`node-agent ${worker}`.padEnd(24)} ${(await processAlive(pid)) ? `running (pid ${pid})` : 'stopped'}`);
@@ -191,6 +212,35 @@ export class Lab {
     return pid;
   }
 
+  /** The lab's runtime: "docker" (the machine's dockerd) or "containerd" (one per worker). */
+  get runtime(): 'docker' | 'containerd' {
+    return this.topology.options.runtime;
+  }
+
+  /** The CRI endpoint of a worker's containerd (runtime containerd). */
+  containerdSocket(workerName: string): string {
+    return containerdPaths(this.worker(workerName)).socket;
+  }
+
+  private async startWorkerContainerd(worker: LabMachine): Promise<number> {
+    return startContainerd(worker, { cniBin: '/opt/cni/bin', cniConf: this.agentPaths(worker).cniConf });
+  }
+
+  /**
+   * Stops one worker's containerd (SIGTERM: its shims and containers keep running, as when
+   * systemd restarts containerd), waits `downtimeMs`, and starts it again.
+   */
+  async restartContainerd(workerName: string, downtimeMs = 0, during?: () => Promise<void>): Promise<void> {
+    const state = await this.requireState();
+    const worker = this.worker(workerName);
+    const pid = state.runtimes?.[worker.name];
+    if (pid !== undefined) await stopProcess(pid, 10_000);
+    if (during) await during();
+    if (downtimeMs > 0) await new Promise((r) => setTimeout(r, downtimeMs));
+    (state.runtimes ??= {})[worker.name] = await this.startWorkerContainerd(worker);
+    await this.writeState(state);
+  }
+
   /** Restarts one control-plane component (tests use it to make the apiserver go away and come back). */
   async restartComponent(component: ControlPlaneComponent, binDir: string, downtimeMs = 0, during?: () => Promise<void>): Promise<void> {
     const state = await this.requireState();
@@ -225,7 +275,13 @@ export class Lab {
   }
 
   agentPaths(worker: LabMachine) {
-    return { config: join(worker.dir, 'config.yaml'), kubeconfig: join(worker.dir, 'kubeconfig'), log: join(worker.dir, 'agent.log'), root: join(worker.dir, 'root') };
+    return {
+      config: join(worker.dir, 'config.yaml'),
+      kubeconfig: join(worker.dir, 'kubeconfig'),
+      log: join(worker.dir, 'agent.log'),
+      root: join(worker.dir, 'root'),
+      cniConf: join(worker.dir, 'cni-conf'),
+    };
   }
 
   /** The node's identity (system:node:<name> in system:nodes, what the Node authorizer expects) and config. */
@@ -240,14 +296,14 @@ export class Lab {
       hostname: worker.name,
       kubeconfig: paths.kubeconfig,
       clusterCIDR: this.topology.options.clusterCIDR,
-      runtime: { type: 'docker' },
+      runtime: this.runtime === 'containerd' ? { type: 'containerd', endpoint: `unix://${containerdPaths(worker).socket}` } : { type: 'docker' },
       network: { mode: this.topology.options.network },
       directories: {
         root: paths.root,
         logs: join(worker.dir, 'pod-logs'),
         manifests: join(worker.dir, 'manifests'),
         cniBin: '/opt/cni/bin',
-        cniConf: join(worker.dir, 'cni-conf'),
+        cniConf: paths.cniConf,
       },
       ...this.agentSettings,
       ...overrides,
@@ -265,7 +321,7 @@ export class Lab {
   }
 
   private async anythingAlive(state: LabState): Promise<boolean> {
-    for (const pid of [...Object.values(state.components), ...Object.values(state.agents)]) {
+    for (const pid of [...Object.values(state.components), ...Object.values(state.agents), ...Object.values(state.runtimes ?? {})]) {
       if (await processAlive(pid)) return true;
     }
     return false;

@@ -8,7 +8,9 @@ import { describeError } from '../errors.ts';
 
 const usage = `npm run lab -- <command>
 
-  up [--nodes N] [--network host-gw|vxlan|none]   build the lab: control plane + N workers, one node-agent each
+  up [--nodes N] [--network host-gw|vxlan|none] [--runtime docker|containerd]
+                                                  build the lab: control plane + N workers, one node-agent each;
+                                                  containerd: one containerd per worker (default docker)
   down                                            remove every namespace, link and process of the lab
   status                                          what is up, and the nodes as the apiserver sees them
   agent stop|kill|start <worker>                  stop (SIGTERM), kill (SIGKILL) or start one worker's agent
@@ -35,6 +37,7 @@ async function main(): Promise<number> {
     options: {
       nodes: { type: 'string' },
       network: { type: 'string' },
+      runtime: { type: 'string' },
       prefix: { type: 'string' },
       subnet: { type: 'string' },
       out: { type: 'string' },
@@ -50,6 +53,8 @@ async function main(): Promise<number> {
   const saved = await savedOptions(prefix);
   const network = values.network ?? saved?.network ?? defaultLabOptions.network;
   if (!['host-gw', 'vxlan', 'none'].includes(network)) throw new Error(`--network must be host-gw, vxlan or none, not "${network}"`);
+  const runtime = values.runtime ?? (command === 'up' ? undefined : saved?.runtime) ?? defaultLabOptions.runtime;
+  if (runtime !== 'docker' && runtime !== 'containerd') throw new Error(`--runtime must be docker or containerd, not "${runtime}"`);
   const nodes = Number(values.nodes ?? saved?.workers ?? defaultLabOptions.workers);
   if (!Number.isInteger(nodes)) throw new Error(`--nodes must be a whole number, not "${values.nodes}"`);
   const options: LabOptions = {
@@ -59,6 +64,7 @@ async function main(): Promise<number> {
     subnet: values.subnet ?? (command === 'up' ? undefined : saved?.subnet) ?? defaultLabOptions.subnet,
     workers: command === 'up' ? nodes : saved?.workers ?? nodes,
     network: network as LabOptions['network'],
+    runtime,
     stateDir: join(baseDir, prefix),
   };
   const lab = new Lab(options, (line) => process.stdout.write(`lab: ${line}\n`));

@@ -13,6 +13,8 @@ export interface LabOptions {
   clusterCIDR: string;
   serviceCIDR: string;
   network: 'host-gw' | 'vxlan' | 'none';
+  /** docker: the machine's dockerd, shared by every worker; containerd: one containerd per worker namespace. */
+  runtime: 'docker' | 'containerd';
   stateDir: string;
 }
 
@@ -44,6 +46,7 @@ export const defaultLabOptions: LabOptions = {
   clusterCIDR: '10.244.0.0/16',
   serviceCIDR: '10.96.0.0/12',
   network: 'host-gw',
+  runtime: 'docker',
   stateDir: '/var/lib/node-agent-lab',
 };
 

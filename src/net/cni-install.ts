@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, writeFile, chmod } from 'node:fs/promises';
+import { access, chmod, mkdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PLUGIN_TYPE } from '../../cni/types.ts';
@@ -56,4 +56,26 @@ export async function installCni(dirs: { cniBin: string; cniConf: string }, conf
   await writeIfChanged(plugin, launcherText(process.execPath, pluginMain), 0o755);
   await writeIfChanged(conflist, conflistText(conf), 0o644);
   return { plugin, conflist };
+}
+
+/** Where Debian's containernetworking-plugins puts the reference plugins. */
+export const DEBIAN_CNI_DIR = '/usr/lib/cni';
+
+/**
+ * containerd's CRI plugin brings each pod's `lo` up through the reference `loopback` plugin, looked
+ * up in its CNI bin directory, before it calls ours: without it every sandbox fails with
+ * 'failed to find plugin "loopback"'. Debian installs the reference plugins in /usr/lib/cni, so
+ * the agent links it in when it is missing there. Returns what it did, or the fix when it cannot.
+ */
+export async function ensureLoopbackPlugin(cniBin: string, source = join(DEBIAN_CNI_DIR, 'loopback')): Promise<{ linked: boolean; problem?: string }> {
+  const target = join(cniBin, 'loopback');
+  if (await access(target).then(() => true, () => false)) return { linked: false };
+  if (!(await access(source).then(() => true, () => false))) {
+    return { linked: false, problem: `containerd needs the loopback CNI plugin in ${cniBin} and there is none (nor at ${source}). Fix: apt-get install containernetworking-plugins` };
+  }
+  await mkdir(cniBin, { recursive: true });
+  await symlink(source, target).catch((err: unknown) => {
+    if ((err as { code?: string }).code !== 'EEXIST') throw err;
+  });
+  return { linked: true };
 }

@@ -5,7 +5,7 @@ import type { AgentConfig } from '../config/types.ts';
 import { describeError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { formatIpv4, parseCidr } from '../util/cidr.ts';
-import { installCni } from './cni-install.ts';
+import { ensureLoopbackPlugin, installCni } from './cni-install.ts';
 import { installPodRules } from './masquerade.ts';
 import { Rtnl } from './netlink/rtnl.ts';
 import type { NodeNet } from './peer-plan.ts';
@@ -87,6 +87,11 @@ export class NodeNetwork {
     if (bridge.repaired.length > 0) log.warn({ bridge: BRIDGE_NAME, removed: bridge.repaired, gateway }, 'pod bridge carried another subnet; repaired');
     this.deps.pods.reconfigure(conf);
     const installed = await installCni(config.directories, conf);
+    if (config.runtime.type === 'containerd') {
+      const loopback = await ensureLoopbackPlugin(config.directories.cniBin);
+      if (loopback.problem) log.error(loopback.problem);
+      else if (loopback.linked) log.info({ plugin: join(config.directories.cniBin, 'loopback') }, 'linked the reference loopback CNI plugin for containerd');
+    }
     await enableIpForward();
     await installPodRules(podCIDR, config.clusterCIDR ?? podCIDR);
     this.programmer = new PeerProgrammer(

@@ -84,7 +84,7 @@ describe('agent API use against the real apiserver', () => {
     const { api } = await nodeApi('worker-2');
     const result = validateConfig({ nodeName: 'worker-2', nodeIP: lab.worker('worker-2').ip, hostname: 'worker-2', kubeconfig: '/unused', nodeStatusReportFrequency: '1s', nodeStatusUpdateFrequency: '1s' });
     if (!result.ok) throw new Error('config');
-    const runtime = createRuntime(result.config.runtime, "worker-2");
+    const runtime = createRuntime(result.config.runtime, { nodeName: 'worker-2' });
     const manager = new NodeStatusManager({
       api, config: result.config, agentVersion: 'v0.0.0-test', machine: await readMachineInfo(),
       readUsage: () => readMachineUsage('/tmp'), runtime, server: lab.topology.apiserverURL, log: silentLogger(),
