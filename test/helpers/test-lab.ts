@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { Lab, controlPlaneBinDir } from '../../src/lab/lab.ts';
@@ -80,4 +81,19 @@ export async function eventsOf(lab: Lab, name: string, namespace = 'default'): P
 /** A pod manifest pinned to a node, busybox by default. */
 export function podManifest(name: string, node: string, spec: Record<string, unknown>, metadata: Record<string, unknown> = {}): object {
   return { apiVersion: 'v1', kind: 'Pod', metadata: { name, ...metadata }, spec: { nodeName: node, terminationGracePeriodSeconds: 5, ...spec } };
+}
+
+/**
+ * What a lab left behind after `down`: Docker containers of its agents, processes that name its
+ * directory (containerd, shims, agents) and mounts under it. Empty when down did its job.
+ */
+export async function labLeftovers(lab: Lab): Promise<string[]> {
+  const stateDir = lab.topology.options.stateDir;
+  const left: string[] = [];
+  const containers = await execa('docker', ['ps', '-a', '--filter', 'label=node-agent.managed=true', '--format', '{{.ID}} {{.Label "node-agent.root"}}']);
+  for (const line of containers.stdout.split('\n')) if (line.split(' ')[1]?.startsWith(`${stateDir}/`)) left.push(`docker container ${line}`);
+  const processes = await execa('pgrep', ['-af', `${stateDir}/`], { reject: false });
+  for (const line of processes.stdout.split('\n').filter(Boolean)) left.push(`process ${line}`);
+  for (const line of (await readFile('/proc/self/mountinfo', 'utf8')).split('\n')) if (line.includes(`${stateDir}/`)) left.push(`mount ${line.split(' ')[4] ?? line}`);
+  return left;
 }

@@ -5,18 +5,21 @@ import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import type { Lab } from '../../src/lab/lab.ts';
 import { apply, condition, createTestLab, eventsOf, eventually, getPod, kubectl, kubectlJson, podManifest } from '../helpers/test-lab.ts';
+import { runtimeCli, testRuntimes } from '../helpers/node-runtime.ts';
 
 // What happens around a pod's life: termination with preStop and grace, configMap updates,
 // agent restarts, bad specs beside good pods, and static pods with no apiserver at all.
 const busybox = 'localhost/busybox:1';
 const repo = resolve(import.meta.dirname, '../..');
 
-describe('pod lifecycle', () => {
+for (const runtime of testRuntimes) describe(`pod lifecycle on ${runtime}`, () => {
   let lab: Lab;
   let hostDir: string;
+  const cli = () => runtimeCli(lab, 'worker-1');
+  const idOf = (containerID: string) => containerID.replace(`${runtime}://`, '');
 
   beforeAll(async () => {
-    const created = await createTestLab({ workers: 1 });
+    const created = await createTestLab({ workers: 1, runtime });
     lab = created.lab;
     await lab.up(created.binDir);
     await eventually('worker-1 Ready', 60_000, async () => condition(await kubectlJson(lab, ['get', 'node', 'worker-1']), 'Ready')?.status === 'True');
@@ -51,8 +54,7 @@ describe('pod lifecycle', () => {
     expect(log[0]).toBe('prestop');
     const events = await eventsOf(lab, 'stubborn');
     expect(events.some((e) => e.startsWith('Killing: Stopping container c'))).toBe(true);
-    const left = await execa('docker', ['ps', '-aq', '--filter', 'label=io.kubernetes.pod.name=stubborn']);
-    expect(left.stdout).toBe('');
+    expect(await cli().containers({ 'io.kubernetes.pod.name': 'stubborn' }, { all: true })).toEqual([]);
   }, 90_000);
 
   it('a configMap change reaches the mounted file atomically within seconds (watched, not polled)', async () => {
@@ -67,10 +69,10 @@ describe('pod lifecycle', () => {
       const p = await getPod(lab, 'reader');
       return p.status.phase === 'Running' ? p : undefined;
     });
-    const id = pod.status.containerStatuses[0].containerID.replace('docker://', '');
-    const read = async () => (await execa('docker', ['exec', id, 'cat', '/cfg/greeting.txt'])).stdout;
+    const id = idOf(pod.status.containerStatuses[0].containerID);
+    const read = async () => (await cli().exec(id, ['cat', '/cfg/greeting.txt'])).stdout;
     expect(await read()).toBe('v1');
-    const link = (await execa('docker', ['exec', id, 'readlink', '/cfg/..data'])).stdout;
+    const link = (await cli().exec(id, ['readlink', '/cfg/..data'])).stdout;
     expect(link).toMatch(/^\.\.\d/);
     await kubectl(lab, ['patch', 'configmap', 'settings', '-p', JSON.stringify({ data: { 'greeting.txt': 'v2' } })]);
     const changedAt = Date.now();
@@ -80,7 +82,7 @@ describe('pod lifecycle', () => {
     const took = Date.now() - changedAt;
     console.log(`configMap change visible in the pod after ${took} ms`);
     expect(took).toBeLessThan(10_000);
-    expect((await execa('docker', ['exec', id, 'readlink', '/cfg/..data'])).stdout).not.toBe(link);
+    expect((await cli().exec(id, ['readlink', '/cfg/..data'])).stdout).not.toBe(link);
     await kubectl(lab, ['delete', 'pod', 'reader', '--wait=false']);
   }, 90_000);
 
@@ -148,11 +150,11 @@ describe('pod lifecycle', () => {
       expect(p.status.containerStatuses[0]).toMatchObject({ containerID: ids[name], restartCount: 0, ready: true });
     }
     expect(Date.now() - restartedAt).toBeLessThan(15_000);
-    const docker = await execa('docker', ['ps', '-q', '--filter', `label=node-agent.node=worker-1`, '--filter', 'label=io.kubernetes.docker.type=container']);
-    for (const id of Object.values(ids)) expect(docker.stdout).toContain(String(id).replace('docker://', '').slice(0, 12));
+    const running = await cli().containers({});
+    for (const id of Object.values(ids)) expect(running).toContain(idOf(String(id)));
     // A container that dies behind the agent's back is noticed by the relist and restarted.
-    await execa('docker', ['kill', String(ids['steady-0']).replace('docker://', '')]);
-    const restarted = await eventually('steady-0 restarted after docker kill', 20_000, async () => {
+    await cli().kill(idOf(String(ids['steady-0'])));
+    const restarted = await eventually('steady-0 restarted after a kill behind the agent\'s back', 20_000, async () => {
       const p = await getPod(lab, 'steady-0');
       return p.status.containerStatuses[0].restartCount === 1 && p.status.containerStatuses[0].state.running ? p : undefined;
     });
@@ -176,8 +178,7 @@ describe('pod lifecycle', () => {
       const p = await getPod(lab, 'sa-client');
       return p.status.phase === 'Succeeded' || p.status.phase === 'Failed' ? p : undefined;
     });
-    const id = pod.status.containerStatuses[0].containerID.replace('docker://', '');
-    const out = (await execa('docker', ['logs', id])).stdout.split('\n');
+    const out = (await cli().logs(idOf(pod.status.containerStatuses[0].containerID))).split('\n');
     expect(out[0]).toBe('default');
     expect(out[1]).toBe('ca-ok');
     expect(JSON.parse(out.slice(2).join('\n')).kind).toBe('ConfigMapList');
@@ -188,27 +189,30 @@ describe('pod lifecycle', () => {
   it('runs static pods from a manifest directory with no apiserver at all', async () => {
     const dir = join(hostDir, 'standalone');
     await mkdir(join(dir, 'manifests'), { recursive: true });
+    // Host network: a standalone agent with --network none has no pod network to give (and
+    // containerd's CRI refuses a pod-network sandbox without one).
     await writeFile(join(dir, 'manifests', 'static-web.yaml'), [
       'apiVersion: v1', 'kind: Pod', 'metadata: {name: static-web}',
-      'spec:', '  containers:', `  - {name: web, image: "${busybox}", command: [sh, -c, "echo static > /tmp/ok; exec sleep 3600"]}`,
+      'spec:', '  hostNetwork: true', '  containers:', `  - {name: web, image: "${busybox}", command: [sh, -c, "echo static > /tmp/ok; exec sleep 3600"]}`,
     ].join('\n'));
     const node = `standalone${process.pid % 10000}`;
-    const agent = execa(join(repo, 'bin/node-agent'), ['run', '--standalone', '--network', 'none', '--node-name', node, '--node-ip', '127.0.0.1', '--root-dir', join(dir, 'root'), '--healthz-port', '0',
+    const root = join(dir, 'root');
+    // The same runtime the lab's worker uses (the machine's dockerd, or worker-1's containerd).
+    const endpoint = runtime === 'containerd' ? ['--runtime', 'containerd', '--runtime-endpoint', `unix://${lab.containerdSocket('worker-1')}`] : ['--runtime', 'docker'];
+    const agent = execa(join(repo, 'bin/node-agent'), ['run', '--standalone', '--network', 'none', ...endpoint, '--node-name', node, '--node-ip', '127.0.0.1', '--root-dir', root, '--healthz-port', '0',
       '--pod-manifest-path', join(dir, 'manifests'), '--pod-logs-dir', join(dir, 'logs')], { reject: false });
+    const theirs = runtimeCli(lab, 'worker-1', { node, root });
     try {
-      const id = await eventually('the static pod container running', 40_000, async () => {
-        const r = await execa('docker', ['ps', '-q', '--filter', `label=node-agent.node=${node}`, '--filter', 'label=io.kubernetes.container.name=web']);
-        return r.stdout.trim() || undefined;
-      });
-      expect((await execa('docker', ['exec', id, 'cat', '/tmp/ok'])).stdout).toBe('static');
-      const labels = JSON.parse((await execa('docker', ['inspect', '-f', '{{json .Config.Labels}}', id])).stdout);
-      expect(labels['io.kubernetes.pod.name']).toBe(`static-web-${node}`);
+      const id = await eventually('the static pod container running', 40_000, async () => (await theirs.containers({ 'io.kubernetes.container.name': 'web' }))[0]);
+      expect((await theirs.exec(id, ['cat', '/tmp/ok'])).stdout).toBe('static');
+      expect((await theirs.labels(id))['io.kubernetes.pod.name']).toBe(`static-web-${node}`);
+      // The lab's own agent on the same runtime leaves another agent's pod alone.
+      expect(await cli().containers({ 'io.kubernetes.container.name': 'web' })).toEqual([]);
     } finally {
       agent.kill('SIGTERM');
       await agent;
       // The agent leaves pods running when it stops (as kubelet does): clean them up here.
-      const ours = await execa('docker', ['ps', '-aq', '--filter', `label=node-agent.node=${node}`]);
-      if (ours.stdout.trim()) await execa('docker', ['rm', '-f', ...ours.stdout.trim().split('\n')]);
+      await theirs.removeAll();
     }
   }, 60_000);
 });

@@ -1,19 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execa } from 'execa';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Lab } from '../../src/lab/lab.ts';
-import { apply, createTestLab, eventsOf, eventually, getPod, kubectl, kubectlJson, podManifest, condition } from '../helpers/test-lab.ts';
+import { apply, createTestLab, eventsOf, eventually, getPod, kubectl, kubectlJson, labLeftovers, podManifest, condition } from '../helpers/test-lab.ts';
+import { logFileLines, runtimeCli, testRuntimes } from '../helpers/node-runtime.ts';
 
-// Pods run for real: the lab's control plane schedules them, the agents run them on Docker and
-// report their status; everything is read back with kubectl, as a user would.
+// Pods run for real: the lab's control plane schedules them, the agents run them on Docker and on
+// containerd (the same tests for each) and report their status; everything is read back with
+// kubectl, as a user would, and with the runtime's own CLI where kubectl cannot look yet.
 const busybox = 'localhost/busybox:1';
 
-describe('pods on Docker', () => {
+for (const runtime of testRuntimes) describe(`pods on ${runtime}`, () => {
   let lab: Lab;
+  const cli = (node: string) => runtimeCli(lab, node);
 
   beforeAll(async () => {
-    const created = await createTestLab({ workers: 2 });
+    const created = await createTestLab({ workers: 2, runtime });
     lab = created.lab;
     await lab.up(created.binDir);
     await eventually('both nodes Ready', 60_000, async () => {
@@ -24,12 +26,9 @@ describe('pods on Docker', () => {
   });
 
   afterAll(async () => {
-    const stateDir = lab?.topology.options.stateDir;
     await lab?.down();
-    // Down takes the pods the agents left running, and their mounts, with it.
-    const left = await execa('docker', ['ps', '-a', '--filter', 'label=node-agent.managed=true', '--format', '{{.Label "node-agent.root"}}']);
-    expect(left.stdout.split('\n').filter((root) => stateDir && root.startsWith(stateDir))).toEqual([]);
-    expect((await readFile('/proc/self/mountinfo', 'utf8')).includes(stateDir ?? '//')).toBe(false);
+    // Down takes the pods the agents left running, their runtimes and their mounts with it.
+    if (lab) expect(await labLeftovers(lab)).toEqual([]);
   });
 
   it('a two-container pod shares localhost and reports every status field', async () => {
@@ -57,14 +56,15 @@ describe('pods on Docker', () => {
     );
     for (const c of pod.status.containerStatuses) {
       expect(c).toMatchObject({ ready: true, started: true, restartCount: 0, image: busybox, lastState: {} });
-      expect(c.containerID).toMatch(/^docker:\/\/[0-9a-f]{64}$/);
-      expect(c.imageID).toMatch(/^docker(-pullable)?:\/\/.+/);
+      expect(c.containerID).toMatch(new RegExp(`^${runtime}://[0-9a-f]{64}$`));
+      // Docker names the image by its id; containerd by its digest (the config digest for a local import).
+      expect(c.imageID).toMatch(runtime === 'docker' ? /^docker(-pullable)?:\/\/.+/ : /^(sha256:[0-9a-f]{64}|.+@sha256:[0-9a-f]{64})$/);
       expect(Date.parse(c.state.running.startedAt)).toBeGreaterThan(0);
     }
     // The client reached the server over the pod's shared localhost.
-    const client = pod.status.containerStatuses.find((c: any) => c.name === 'client').containerID.replace('docker://', '');
+    const client = pod.status.containerStatuses.find((c: any) => c.name === 'client').containerID.replace(`${runtime}://`, '');
     const got = await eventually('the client to fetch the page', 20_000, async () => {
-      const r = await execa('docker', ['exec', client, 'cat', '/tmp/got'], { reject: false });
+      const r = await cli(pod.spec.nodeName).exec(client, ['cat', '/tmp/got'], { reject: false });
       return r.stdout.includes('hello-from-server') ? r.stdout : undefined;
     });
     expect(got.trim()).toBe('hello-from-server');
@@ -135,7 +135,7 @@ describe('pods on Docker', () => {
     const worker = lab.worker(node);
     const logDir = join(worker.dir, 'pod-logs', `default_identity_${identity.metadata.uid}`);
     const text = await readFile(join(logDir, 'c', '0.log'), 'utf8');
-    const lines = text.trim().split('\n').map((l) => JSON.parse(l).log.trim());
+    const lines = logFileLines(text).map((l) => l.trim());
     expect(lines).toEqual([`1000:3000:identity:${worker.ip}:32`, 'read-only']);
     await kubectl(lab, ['delete', 'pod', 'hog', 'identity', '--wait=false']);
   }, 90_000);
@@ -156,9 +156,9 @@ describe('pods on Docker', () => {
     // Removing the manifest removes the pod and its mirror.
     await rm(join(worker.dir, 'manifests', 'static-web.yaml'));
     await eventually('the static pod and its mirror gone', 40_000, async () => {
-      const r = await execa('docker', ['ps', '-q', '--filter', 'label=io.kubernetes.pod.name=static-web-worker-2']);
+      const left = await cli('worker-2').containers({ 'io.kubernetes.pod.name': 'static-web-worker-2' });
       const m = await kubectl(lab, ['get', 'pod', 'static-web-worker-2'], { reject: false });
-      return r.stdout.trim() === '' && m.exitCode !== 0;
+      return left.length === 0 && m.exitCode !== 0;
     });
   }, 90_000);
 

@@ -2,11 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import type { Lab } from '../../src/lab/lab.ts';
 import { apply, condition, createTestLab, eventsOf, eventually, getPod, kubectl, kubectlJson, podManifest } from '../helpers/test-lab.ts';
+import { runtimeCli, testRuntimes } from '../helpers/node-runtime.ts';
 
-// Probes and lifecycle hooks against real containers: one worker, its agent probing pods over
-// their pod IPs (through the node's bridge) or exec'ing into them through Docker. What the pods
-// do is watched with kubectl; their state is changed from outside (a file removed, a server
-// told to stop serving) with `docker exec`, which is how the tests know exactly when.
+// Probes and lifecycle hooks against real containers, on Docker and on containerd: one worker,
+// its agent probing pods over their pod IPs (through the node's bridge) or exec'ing into them
+// through the runtime. What the pods do is watched with kubectl; their state is changed from
+// outside (a file removed, a server told to stop serving) with the runtime's own CLI (`docker
+// exec`, `crictl exec`), which is how the tests know exactly when.
 const busybox = 'localhost/busybox:1';
 const grpcImage = 'localhost/grpc-health:1';
 const node = 'worker-1';
@@ -18,11 +20,11 @@ const httpd = (files: string[]) => [
   `mkdir -p /www && ${files.map((f) => `echo ok > /www/${f}`).join(' && ')} && httpd -f -p 0.0.0.0:8080 -h /www & trap 'kill $!; exit 143' TERM; wait`,
 ];
 
-describe('probes and lifecycle hooks', () => {
+for (const runtime of testRuntimes) describe(`probes and lifecycle hooks on ${runtime}`, () => {
   let lab: Lab;
 
   beforeAll(async () => {
-    const created = await createTestLab({ workers: 1 });
+    const created = await createTestLab({ workers: 1, runtime });
     lab = created.lab;
     await lab.up(created.binDir);
     await eventually(`${node} Ready with a pod CIDR`, 90_000, async () => {
@@ -36,14 +38,14 @@ describe('probes and lifecycle hooks', () => {
     await lab?.down();
   });
 
-  /** The running Docker container of a pod's container. */
+  /** The running container of a pod's container, as the runtime lists it. */
   async function containerId(pod: string, container: string): Promise<string> {
-    const ids = (await execa('docker', ['ps', '-q', '--filter', `label=io.kubernetes.pod.name=${pod}`, '--filter', `label=io.kubernetes.container.name=${container}`])).stdout.split('\n').filter(Boolean);
+    const ids = await runtimeCli(lab, node).containers({ 'io.kubernetes.pod.name': pod, 'io.kubernetes.container.name': container });
     if (ids.length !== 1) throw new Error(`expected one running container ${container} of ${pod}, found ${ids.length}`);
     return ids[0]!;
   }
-  async function dockerExec(pod: string, container: string, command: string[]): Promise<void> {
-    await execa('docker', ['exec', await containerId(pod, container), ...command]);
+  async function runtimeExec(pod: string, container: string, command: string[]): Promise<void> {
+    await runtimeCli(lab, node).exec(await containerId(pod, container), command);
   }
   const statusOf = async (pod: string, container = 'c') => (await getPod(lab, pod)).status?.containerStatuses?.find((s: { name: string }) => s.name === container);
   const ready = async (pod: string) => condition(await getPod(lab, pod), 'Ready')?.status === 'True';
@@ -62,7 +64,7 @@ describe('probes and lifecycle hooks', () => {
     const bound = (period * threshold + 1) * 1000;
     for (const episode of [1, 2]) {
       const failedAt = Date.now();
-      await dockerExec('live', 'c', ['rm', '/www/healthz']);
+      await runtimeExec('live', 'c', ['rm', '/www/healthz']);
       const restarted = await eventually(`restart ${episode}`, 30_000, async () => {
         const s = await statusOf('live');
         return s?.restartCount === episode && s.state?.running ? Date.now() : undefined;
@@ -103,7 +105,7 @@ describe('probes and lifecycle hooks', () => {
     expect(condition(pod, 'ContainersReady')).toMatchObject({ status: 'False', reason: 'ContainersNotReady' });
     for (const [step, command, want] of [['created', ['touch', '/tmp/ready'], true], ['removed', ['rm', '/tmp/ready'], false]] as const) {
       const at = Date.now();
-      await dockerExec('ready', 'c', [...command]);
+      await runtimeExec('ready', 'c', [...command]);
       await eventually(`Ready=${want} after the file was ${step}`, 20_000, async () => (await ready('ready')) === want, 100);
       const took = Date.now() - at;
       console.log(`readiness: Ready=${want} ${took} ms after the file was ${step} (period ${period * 1000} ms)`);
@@ -171,12 +173,12 @@ describe('probes and lifecycle hooks', () => {
 
     await eventually('grpc: c ready (SERVING)', 60_000, async () => (await statusOf('grpc'))?.ready === true);
     expect((await statusOf('grpc', 'unknown'))?.ready).toBe(false);
-    await dockerExec('grpc', 'c', ['rm', '/tmp/serving']);
+    await runtimeExec('grpc', 'c', ['rm', '/tmp/serving']);
     await eventually('grpc NotReady after NOT_SERVING', 20_000, async () => (await statusOf('grpc'))?.ready === false, 200);
     const events = await eventsOf(lab, 'grpc');
     expect(events).toContain('Unhealthy: Readiness probe failed: service unhealthy (responded with "NOT_SERVING")');
     expect(events.some((e) => e.startsWith('Unhealthy: Readiness probe failed') && e.includes('NOT_FOUND'))).toBe(true);
-    await dockerExec('grpc', 'c', ['touch', '/tmp/serving']);
+    await runtimeExec('grpc', 'c', ['touch', '/tmp/serving']);
     await eventually('grpc Ready again', 20_000, async () => (await statusOf('grpc'))?.ready === true, 200);
     expect((await statusOf('grpc')).restartCount).toBe(0);
   }, 120_000);
