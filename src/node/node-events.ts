@@ -21,6 +21,11 @@ const reasons: Record<string, Record<string, string>> = {
 export function conditionEvents(nodeName: string, previous: NodeStatus | undefined, next: NodeStatus): NodeEvent[] {
   const events: NodeEvent[] = [];
   for (const condition of next.conditions) {
+    if (problemConditions.has(condition.type)) {
+      const event = problemEvent(previous, condition);
+      if (event) events.push(event);
+      continue;
+    }
     const reason = reasons[condition.type]?.[condition.status];
     if (!reason) continue;
     const before = previous?.conditions.find((c) => c.type === condition.type);
@@ -29,4 +34,19 @@ export function conditionEvents(nodeName: string, previous: NodeStatus | undefin
     events.push({ type: bad ? 'Warning' : 'Normal', reason, message: `Node ${nodeName} status is now: ${reason}` });
   }
   return events;
+}
+
+/** Problem conditions in node-problem-detector's style: True is the problem. */
+const problemConditions = new Set(['ContainerRuntimeUnhealthy']);
+
+/**
+ * node-problem-detector's event for a problem condition that changed: the condition's own reason
+ * and message, a Warning when the problem starts and Normal when it ends. A condition that first
+ * appears healthy says nothing.
+ */
+function problemEvent(previous: NodeStatus | undefined, condition: NodeStatus['conditions'][number]): NodeEvent | undefined {
+  const before = previous?.conditions.find((c) => c.type === condition.type);
+  if (before?.status === condition.status) return undefined;
+  if (!before && condition.status !== 'True') return undefined;
+  return { type: condition.status === 'True' ? 'Warning' : 'Normal', reason: condition.reason, message: condition.message };
 }

@@ -12,7 +12,7 @@ import type { EventRecorder } from '../kube/event-recorder.ts';
 import type { MachineInfo, MachineUsage } from './machine-info.ts';
 import { conditionEvents } from './node-events.ts';
 import { kubeTime, type NodeStatus } from './node-types.ts';
-import { computeNodeStatus, statusChanged } from './status-setters.ts';
+import { computeNodeStatus, runtimeReadiness, statusChanged } from './status-setters.ts';
 
 /** kubelet's nodeStatusUpdateRetry: attempts per sync before giving up until the next tick. */
 const updateRetries = 5;
@@ -128,22 +128,20 @@ export class NodeStatusManager {
 
   private async gatherInputs() {
     const { runtime, config } = this.deps;
-    const notReadyReasons: string[] = [];
     try {
       this.lastRuntimeVersion = formatRuntimeVersion(await runtime.version());
     } catch {
       // status() below explains; the last known version stays on the Node.
     }
-    for (const condition of await runtime.status()) {
-      if (!condition.status) notReadyReasons.push(`container runtime is down: ${condition.reason}: ${condition.message}`);
-    }
+    const readiness = runtimeReadiness(await runtime.status(), this.lastRuntimeVersion?.split('://')[0] ?? config.runtime.type);
     return {
       config,
       agentVersion: this.deps.agentVersion,
       machine: this.deps.machine,
       usage: await this.deps.readUsage(),
       runtimeVersion: this.lastRuntimeVersion,
-      notReadyReasons,
+      notReadyReasons: readiness.notReadyReasons,
+      runtimeHealth: readiness.health,
       now: this.now(),
     };
   }

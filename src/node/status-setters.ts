@@ -17,7 +17,17 @@ export interface StatusInputs {
   runtimeVersion: string | undefined;
   /** Why the node cannot run pods right now; empty means ready. */
   notReadyReasons: string[];
+  /** The container runtime's own health (its Status call, within a timeout). */
+  runtimeHealth: RuntimeHealth;
   now: Date;
+}
+
+/** What the runtime said about itself: healthy, or unhealthy with the reason of the condition below. */
+export interface RuntimeHealth {
+  healthy: boolean;
+  /** containerd, docker: names the unhealthy reason as node-problem-detector does (ContainerdUnhealthy). */
+  runtimeName: string;
+  message: string;
 }
 
 export type StatusSetter = (status: NodeStatus, inputs: StatusInputs, previous: NodeStatus | undefined) => void;
@@ -136,12 +146,50 @@ export const setReady: StatusSetter = (status, { notReadyReasons, now }, previou
   );
 };
 
-/** The order kubelet uses: pressure conditions first, Ready last. */
+/**
+ * node-problem-detector's runtime health condition (its health-checker's ContainerRuntimeUnhealthy):
+ * True while the runtime does not answer or says it cannot run containers, False otherwise. It
+ * says what is wrong with the runtime itself, where Ready only says the node cannot take pods.
+ */
+export const setContainerRuntimeUnhealthy: StatusSetter = (status, { runtimeHealth, now }, previous) => {
+  const name = runtimeHealth.runtimeName === 'docker' ? 'Docker' : runtimeHealth.runtimeName === 'containerd' ? 'Containerd' : 'ContainerRuntime';
+  status.conditions.push(
+    runtimeHealth.healthy
+      ? condition(previous, 'ContainerRuntimeUnhealthy', false, 'ContainerRuntimeIsHealthy', 'Container runtime on the node is functioning properly', now)
+      : condition(previous, 'ContainerRuntimeUnhealthy', true, `${name}Unhealthy`, runtimeHealth.message, now),
+  );
+};
+
+/**
+ * Why the runtime's conditions keep the node from being Ready, in kubelet's words, and its health
+ * for ContainerRuntimeUnhealthy. A runtime that says nothing of RuntimeReady is not ready.
+ */
+export function runtimeReadiness(conditions: { type: string; status: boolean; reason: string; message: string }[], runtimeName: string): { notReadyReasons: string[]; health: RuntimeHealth } {
+  const notReadyReasons: string[] = [];
+  const runtimeReady = conditions.find((c) => c.type === 'RuntimeReady');
+  const networkReady = conditions.find((c) => c.type === 'NetworkReady');
+  if (!runtimeReady?.status) {
+    notReadyReasons.push(`container runtime not ready: RuntimeReady=false reason:${runtimeReady?.reason ?? 'RuntimeReadyMissing'} message:${runtimeReady?.message ?? ''}`);
+  }
+  if (networkReady && !networkReady.status) {
+    notReadyReasons.push(`container runtime network not ready: NetworkReady=false reason:${networkReady.reason} message:${networkReady.message}`);
+  }
+  const health = runtimeReady?.status
+    ? { healthy: true, runtimeName, message: '' }
+    : { healthy: false, runtimeName, message: `${runtimeName} is not healthy: ${runtimeReady?.reason ?? 'no RuntimeReady condition'}${runtimeReady?.message ? `: ${runtimeReady.message}` : ''}` };
+  return { notReadyReasons, health };
+}
+
+/**
+ * The order a node with node-problem-detector shows: problem conditions first, then kubelet's
+ * pressure conditions, Ready last.
+ */
 export const defaultSetters: StatusSetter[] = [
   setAddresses,
   setCapacity,
   setDaemonEndpoints,
   setNodeInfo,
+  setContainerRuntimeUnhealthy,
   setMemoryPressure,
   setDiskPressure,
   setPIDPressure,

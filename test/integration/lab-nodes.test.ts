@@ -2,16 +2,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import type { Lab } from '../../src/lab/lab.ts';
 import { parseCidr, cidrsOverlap } from '../../src/util/cidr.ts';
-import { createTestLab, eventually, kubectlJson, condition } from '../helpers/test-lab.ts';
+import { createTestLab, eventually, kubectlJson, condition, labLeftovers } from '../helpers/test-lab.ts';
+import { testRuntimes } from '../helpers/node-runtime.ts';
 
 // The acceptance of the foundation issue, against the real control plane with real kubectl:
 // two workers register, turn Ready with their own IPs and pod CIDRs, keep their leases fresh,
 // and the node lifecycle controller reacts when an agent dies and when it comes back.
-describe('lab with two workers', () => {
+for (const runtime of testRuntimes) describe(`lab with two workers on ${runtime}`, () => {
   let lab: Lab;
 
   beforeAll(async () => {
-    const created = await createTestLab({ workers: 2 });
+    const created = await createTestLab({ workers: 2, runtime });
     lab = created.lab;
     await lab.up(created.binDir);
   });
@@ -32,12 +33,13 @@ describe('lab with two workers', () => {
       const node = byName[worker.name];
       expect(node.status.addresses).toEqual([{ type: 'InternalIP', address: worker.ip }, { type: 'Hostname', address: worker.name }]);
       expect(node.status.nodeInfo.kubeletVersion).toMatch(/^v\d+\.\d+\.\d+/);
-      expect(node.status.nodeInfo.containerRuntimeVersion).toMatch(/^docker:\/\/\d+/);
+      expect(node.status.nodeInfo.containerRuntimeVersion).toMatch(new RegExp(`^${runtime}://\\d+`));
       expect(node.status.capacity.pods).toBe('110');
       expect(node.status.daemonEndpoints.kubeletEndpoint.Port).toBe(10250);
       expect(node.metadata.labels['kubernetes.io/hostname']).toBe(worker.name);
       expect(condition(node, 'Ready')).toMatchObject({ reason: 'KubeletReady' });
       expect(condition(node, 'MemoryPressure')).toMatchObject({ status: 'False', reason: 'KubeletHasSufficientMemory' });
+      expect(condition(node, 'ContainerRuntimeUnhealthy')).toMatchObject({ status: 'False', reason: 'ContainerRuntimeIsHealthy' });
       expect(node.spec.taints ?? []).toEqual([]);
     }
     // node IPAM hands each node its own /24 of the cluster CIDR.
@@ -121,5 +123,6 @@ describe('lab with two workers', () => {
     expect(links).not.toContain(`${prefix}-`);
     const processes = (await execa('ps', ['-eo', 'args'])).stdout;
     expect(processes).not.toContain(lab.topology.options.stateDir);
+    expect(await labLeftovers(lab)).toEqual([]);
   }, 60_000);
 });

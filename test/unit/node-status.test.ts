@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/validate.ts';
 import type { AgentConfig } from '../../src/config/types.ts';
-import { computeNodeStatus, statusChanged, type StatusInputs } from '../../src/node/status-setters.ts';
+import { computeNodeStatus, runtimeReadiness, statusChanged, type StatusInputs } from '../../src/node/status-setters.ts';
+import { conditionEvents } from '../../src/node/node-events.ts';
 import { labelReconcilePatch, initialNode } from '../../src/node/node-object.ts';
 
 function config(extra: Record<string, unknown> = {}): AgentConfig {
@@ -19,6 +20,7 @@ function inputs(over: Partial<StatusInputs> = {}): StatusInputs {
     usage: { memoryAvailableBytes: 4 * GiB, memoryTotalBytes: 8 * GiB, nodefsAvailableBytes: 50 * GiB, nodefsCapacityBytes: 100 * GiB, pidMax: 4_194_304, pidsInUse: 300 },
     runtimeVersion: 'docker://20.10.24',
     notReadyReasons: [],
+    runtimeHealth: { healthy: true, runtimeName: 'docker', message: '' },
     now: new Date('2026-11-25T10:00:00.400Z'),
     ...over,
   };
@@ -42,15 +44,16 @@ describe('computeNodeStatus', () => {
     expect(status.allocatable['memory']).toBe(`${7 * 1024 * 1024 - 100 * 1024}Ki`);
   });
 
-  it('gives the four conditions with the kubelet reasons, Ready last, times at whole seconds', () => {
+  it('gives kubelet\'s four conditions with its reasons after the runtime problem condition, Ready last, times at whole seconds', () => {
     const status = computeNodeStatus(inputs(), undefined);
     expect(status.conditions.map((c) => [c.type, c.status, c.reason])).toEqual([
+      ['ContainerRuntimeUnhealthy', 'False', 'ContainerRuntimeIsHealthy'],
       ['MemoryPressure', 'False', 'KubeletHasSufficientMemory'],
       ['DiskPressure', 'False', 'KubeletHasNoDiskPressure'],
       ['PIDPressure', 'False', 'KubeletHasSufficientPID'],
       ['Ready', 'True', 'KubeletReady'],
     ]);
-    expect(status.conditions[3]?.lastHeartbeatTime).toBe('2026-11-25T10:00:00Z');
+    expect(status.conditions[4]?.lastHeartbeatTime).toBe('2026-11-25T10:00:00Z');
   });
 
   it('turns pressure on below the eviction thresholds', () => {
@@ -115,5 +118,38 @@ describe('conditionEvents', () => {
     expect(conditionEvents('worker-1', first, computeNodeStatus(inputs(), first))).toEqual([]);
     const down = computeNodeStatus(inputs({ notReadyReasons: ['runtime down'] }), first);
     expect(conditionEvents('worker-1', first, down)).toEqual([{ type: 'Warning', reason: 'NodeNotReady', message: 'Node worker-1 status is now: NodeNotReady' }]);
+  });
+});
+
+describe('container runtime health', () => {
+  const up = [{ type: 'RuntimeReady', status: true, reason: '', message: '' }, { type: 'NetworkReady', status: true, reason: '', message: '' }];
+  it('a healthy runtime: Ready, and ContainerRuntimeUnhealthy False with node-problem-detector\'s reason', () => {
+    const r = runtimeReadiness(up, 'containerd');
+    expect(r.notReadyReasons).toEqual([]);
+    const status = computeNodeStatus(inputs({ runtimeHealth: r.health }), undefined);
+    expect(status.conditions.find((c) => c.type === 'ContainerRuntimeUnhealthy')).toMatchObject({ status: 'False', reason: 'ContainerRuntimeIsHealthy', message: 'Container runtime on the node is functioning properly' });
+  });
+
+  it('a runtime that is down: NotReady in kubelet\'s words, ContainerdUnhealthy with the cause, and events both ways', () => {
+    const down = runtimeReadiness([{ type: 'RuntimeReady', status: false, reason: 'ContainerdUnreachable', message: 'no socket at /run/containerd/containerd.sock' }], 'containerd');
+    expect(down.notReadyReasons).toEqual(['container runtime not ready: RuntimeReady=false reason:ContainerdUnreachable message:no socket at /run/containerd/containerd.sock']);
+    const healthy = computeNodeStatus(inputs(), undefined);
+    const sick = computeNodeStatus(inputs({ notReadyReasons: down.notReadyReasons, runtimeHealth: down.health, now: new Date('2026-11-25T10:00:10Z') }), healthy);
+    expect(sick.conditions.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'KubeletNotReady' });
+    const problem = sick.conditions.find((c) => c.type === 'ContainerRuntimeUnhealthy');
+    expect(problem).toMatchObject({ status: 'True', reason: 'ContainerdUnhealthy', lastTransitionTime: '2026-11-25T10:00:10Z' });
+    expect(problem?.message).toContain('no socket at /run/containerd/containerd.sock');
+    expect(conditionEvents('worker-1', healthy, sick)).toContainEqual({ type: 'Warning', reason: 'ContainerdUnhealthy', message: problem?.message });
+    const back = computeNodeStatus(inputs({ now: new Date('2026-11-25T10:00:20Z') }), sick);
+    expect(conditionEvents('worker-1', sick, back)).toContainEqual({ type: 'Normal', reason: 'ContainerRuntimeIsHealthy', message: 'Container runtime on the node is functioning properly' });
+    // A first status that is healthy says nothing about the runtime.
+    expect(conditionEvents('worker-1', undefined, healthy).map((e) => e.reason)).not.toContain('ContainerRuntimeIsHealthy');
+  });
+
+  it('no network plugin yet: NotReady with NetworkReady\'s reason, but the runtime itself is healthy', () => {
+    const r = runtimeReadiness([up[0]!, { type: 'NetworkReady', status: false, reason: 'NetworkPluginNotReady', message: 'cni plugin not initialized' }], 'containerd');
+    expect(r.notReadyReasons).toEqual(['container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:cni plugin not initialized']);
+    expect(r.health.healthy).toBe(true);
+    expect(runtimeReadiness([], 'docker').health).toMatchObject({ healthy: false });
   });
 });

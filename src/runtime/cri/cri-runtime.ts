@@ -280,8 +280,10 @@ export class CriRuntime implements Runtime {
       const r = await this.client.runtime('ExecSync', { containerId: id, cmd: command, timeout: String(timeout) }, timeout * 1000 + this.options.timeoutMs);
       return { exitCode: r.exitCode, stdout: r.stdout.toString(), stderr: r.stderr.toString(), timedOut: false };
     } catch (err) {
-      // containerd: "failed to exec in container: timeout 1s exceeded: context deadline exceeded".
-      if (isAgentError(err) && /timeout .* exceeded|deadline exceeded/i.test(err.message) && err.code !== ErrorCode.RuntimeNotFound) {
+      // The runtime's own timeout: "failed to exec in container: timeout 1s exceeded: context
+      // deadline exceeded". Our deadline passing instead means the runtime hung: that stays an
+      // error (a probe counts it as unknown, not as the container's failure).
+      if (isAgentError(err) && /timeout \S+ exceeded/.test(err.message)) {
         return { exitCode: -1, stdout: '', stderr: '', timedOut: true };
       }
       throw err;
