@@ -3,17 +3,20 @@
 # Kubernetes control plane and one node-agent per worker), waits for the workers to be Ready and
 # shows them the way an operator would look: kubectl, the leases, and a node report.
 # The lab stays up afterwards; `npm run lab -- down` removes it.
+#   NODES=3 RUNTIME=containerd NETWORK=vxlan bash scripts/demo.sh
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 nodes=${NODES:-2}
+runtime=${RUNTIME:-docker}
+network=${NETWORK:-host-gw}
 bash scripts/setup.sh
 export PATH="$repo/node_modules/.bin:$PATH"
 
 echo
-echo "== lab: control plane + $nodes workers"
+echo "== lab: control plane + $nodes workers, runtime $runtime, network $network"
 node src/lab/main.ts down >/dev/null
-node src/lab/main.ts up --nodes "$nodes"
+node src/lab/main.ts up --nodes "$nodes" --runtime "$runtime" --network "$network"
 export KUBECONFIG=/var/lib/node-agent-lab/nalab/admin.kubeconfig
 
 echo
@@ -37,9 +40,21 @@ echo "== kubectl get lease -n kube-node-lease (renewed every 10 s)"
 kubectl get lease -n kube-node-lease -o custom-columns=NAME:.metadata.name,HOLDER:.spec.holderIdentity,DURATION:.spec.leaseDurationSeconds,RENEWED:.spec.renewTime
 echo
 echo "== node report"
-kubectl get nodes -o custom-columns='NODE:.metadata.name,IP:.status.addresses[?(@.type=="InternalIP")].address,POD-CIDR:.spec.podCIDR,READY:.status.conditions[?(@.type=="Ready")].reason,MEMORY:.status.conditions[?(@.type=="MemoryPressure")].reason,DISK:.status.conditions[?(@.type=="DiskPressure")].reason,PID:.status.conditions[?(@.type=="PIDPressure")].reason,RUNTIME:.status.nodeInfo.containerRuntimeVersion,AGENT:.status.nodeInfo.kubeletVersion'
+kubectl get nodes -o custom-columns='NODE:.metadata.name,IP:.status.addresses[?(@.type=="InternalIP")].address,POD-CIDR:.spec.podCIDR,READY:.status.conditions[?(@.type=="Ready")].reason,MEMORY:.status.conditions[?(@.type=="MemoryPressure")].reason,DISK:.status.conditions[?(@.type=="DiskPressure")].reason,PID:.status.conditions[?(@.type=="PIDPressure")].reason,RUNTIME-HEALTH:.status.conditions[?(@.type=="ContainerRuntimeUnhealthy")].reason,RUNTIME:.status.nodeInfo.containerRuntimeVersion,AGENT:.status.nodeInfo.kubeletVersion'
 echo
-echo "== a pod on each worker (two containers sharing localhost), run by node-agent on Docker"
+# The last output of a pod's container, read through the worker's runtime (kubectl logs needs the
+# kubelet API, which comes later): docker logs, or crictl logs against the worker's containerd.
+container_logs() { # worker pod container
+  if [ "$runtime" = containerd ]; then
+    local id
+    id=$(node src/lab/main.ts crictl "$1" ps -a -q --label "io.kubernetes.pod.name=$2" --label "io.kubernetes.container.name=$3" | head -1)
+    node src/lab/main.ts crictl "$1" logs "$id" 2>&1
+  else
+    docker logs "$(docker ps -aq --filter "label=io.kubernetes.pod.name=$2" --filter "label=io.kubernetes.container.name=$3" | head -1)" 2>&1
+  fi
+}
+
+echo "== a pod on each worker (two containers sharing localhost), run by node-agent on $runtime"
 echo "   (the server's readiness probe, an HTTP GET to the pod IP, decides READY)"
 for i in $(seq "$nodes"); do
   kubectl apply -f - >/dev/null <<YAML
@@ -62,12 +77,13 @@ kubectl wait --for=condition=Ready pod -l app=hello --timeout=120s >/dev/null
 kubectl get pods -o wide
 sleep 1
 for i in $(seq "$nodes"); do
-  echo "worker-$i client saw: $(docker logs "$(docker ps -q --filter label=io.kubernetes.pod.name=hello-$i --filter label=io.kubernetes.container.name=client | head -1)" 2>&1 | tail -1)"
+  echo "worker-$i client saw: $(container_logs "worker-$i" "hello-$i" client | tail -1)"
 done
 
 if [ "$nodes" -ge 2 ]; then
   echo
-  echo "== pod to pod across nodes (routes via the peer node: host-gw), no NAT"
+  case $network in vxlan) how="a VXLAN tunnel between the nodes";; *) how="a route via the peer node";; esac
+  echo "== pod to pod across nodes ($network: $how), no NAT"
   target=$(kubectl get pod hello-2 -o jsonpath='{.status.podIP}')
   kubectl apply -f - >/dev/null <<YAML
 apiVersion: v1
@@ -88,7 +104,7 @@ YAML
     sleep 1
   done
   echo "client pod across: $phase"
-  docker logs "$(docker ps -aq --filter label=io.kubernetes.pod.name=across --filter label=io.kubernetes.container.name=c | head -1)" 2>&1 | sed 's/^/  /'
+  container_logs worker-1 across c | sed 's/^/  /'
 fi
 
 echo

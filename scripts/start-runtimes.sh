@@ -54,7 +54,15 @@ if [ ! -f "$config" ] || grep -qF "$marker" "$config"; then
     [ -f "$config" ] && cp -p "$config" "$config.bak.$(date +%s)"
     mkdir -p "$(dirname "$config")"
     printf '%s\n' "$rendered" >"$config"
-    containerd_up && echo "start-runtimes: $config updated; restart containerd to apply it" >&2
+    if containerd_up; then
+      # On a machine run by systemd (a Vagrant VM) the packaged containerd.service is restarted
+      # with it; its shims keep the containers it runs. Elsewhere it is the operator's call.
+      if [ -d /run/systemd/system ] && systemctl is-active --quiet containerd 2>/dev/null; then
+        systemctl restart containerd
+      else
+        echo "start-runtimes: $config updated; restart containerd to apply it" >&2
+      fi
+    fi
   fi
 fi
 if containerd_up; then

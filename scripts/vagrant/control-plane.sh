@@ -2,11 +2,12 @@
 # Vagrant provisioning of the control-plane VM (192.168.56.10): the same control plane the lab
 # runs, as systemd services, and the files each worker needs under /vagrant/.cluster.
 set -euo pipefail
-workers=${1:?usage: control-plane.sh WORKERS}
+workers=${1:?usage: control-plane.sh WORKERS [docker|containerd]}
+runtime=${2:-docker}
 cd /vagrant
 bash scripts/setup.sh
 export PATH="/vagrant/node_modules/.bin:$PATH"
-node src/lab/main.ts vm-files --out /vagrant/.cluster --nodes "$workers"
+node src/lab/main.ts vm-files --out /vagrant/.cluster --nodes "$workers" --runtime "$runtime"
 for unit in etcd kube-apiserver kube-controller-manager kube-scheduler; do
   install -m 0644 "/vagrant/.cluster/control-plane/systemd/$unit.service" "/etc/systemd/system/$unit.service"
 done

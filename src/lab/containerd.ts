@@ -27,11 +27,30 @@ export interface ContainerdPaths {
   socket: string;
   config: string;
   log: string;
+  /** crictl's settings for this containerd (runtime and image endpoint). */
+  crictlConfig: string;
 }
 
 export function containerdPaths(worker: LabMachine): ContainerdPaths {
   const dir = join(worker.dir, 'containerd');
-  return { root: join(dir, 'root'), state: join(dir, 'state'), socket: join(dir, 'containerd.sock'), config: join(dir, 'config.toml'), log: join(dir, 'containerd.log') };
+  return { root: join(dir, 'root'), state: join(dir, 'state'), socket: join(dir, 'containerd.sock'), config: join(dir, 'config.toml'), log: join(dir, 'containerd.log'), crictlConfig: join(dir, 'crictl.yaml') };
+}
+
+/**
+ * The command line that runs crictl against a worker's containerd, as on the worker VM: in the
+ * worker's network namespace (exec, attach and logs go through containerd's streaming server,
+ * which listens on the worker's loopback), with a config file naming the socket (without one
+ * crictl warns on every call, into its output).
+ */
+export async function crictlCommand(worker: LabMachine, crictl: string, args: string[]): Promise<[string, string[]]> {
+  const paths = containerdPaths(worker);
+  await writeFile(paths.crictlConfig, `runtime-endpoint: unix://${paths.socket}\nimage-endpoint: unix://${paths.socket}\ntimeout: 20\n`);
+  return ['nsenter', [`--net=/run/netns/${worker.netns}`, crictl, '--config', paths.crictlConfig, ...args]];
+}
+
+/** crictl, built by controlplane/crictl.sh (scripts/setup.sh does it); its path. */
+export async function crictlPath(): Promise<string> {
+  return (await execa('bash', [join(repoRoot, 'controlplane/crictl.sh')], { stderr: 'inherit' })).stdout.trim();
 }
 
 export interface ContainerdSettings {

@@ -5,6 +5,8 @@ import { Lab, controlPlaneBinDir } from './lab.ts';
 import { writeVmFiles } from './vm-install.ts';
 import { defaultLabOptions, type LabOptions } from './topology.ts';
 import { describeError } from '../errors.ts';
+import { execa } from 'execa';
+import { crictlCommand, crictlPath } from './containerd.ts';
 
 const usage = `npm run lab -- <command>
 
@@ -14,7 +16,9 @@ const usage = `npm run lab -- <command>
   down                                            remove every namespace, link and process of the lab
   status                                          what is up, and the nodes as the apiserver sees them
   agent stop|kill|start <worker>                  stop (SIGTERM), kill (SIGKILL) or start one worker's agent
-  vm-files --out DIR [--nodes N]                  the same cluster for real VMs (Vagrantfile): systemd units,
+  crictl [--prefix P] <worker> ARGS...            crictl against that worker's containerd, in its namespace
+                                                  (e.g. crictl worker-1 ps -a; labs up with --runtime containerd)
+  vm-files --out DIR [--nodes N] [--runtime R]    the same cluster for real VMs (Vagrantfile): systemd units,
                                                   certificates, kubeconfigs and agent configs under DIR
 
   --prefix P    name tag of the lab (default ${defaultLabOptions.prefix}); --subnet A.B.C (default ${defaultLabOptions.subnet})
@@ -31,7 +35,31 @@ async function savedOptions(prefix: string): Promise<LabOptions | undefined> {
   }
 }
 
+/**
+ * `crictl [--prefix P] <worker> ARGS...`: everything after the worker is crictl's own, flags
+ * included, so it is taken before the lab's option parsing sees it.
+ */
+async function crictlMain(argv: string[]): Promise<number> {
+  let prefix = defaultLabOptions.prefix;
+  if (argv[0] === '--prefix' && argv[1]) {
+    prefix = argv[1];
+    argv = argv.slice(2);
+  }
+  const [worker, ...args] = argv;
+  const saved = await savedOptions(prefix);
+  if (!worker) {
+    process.stderr.write(usage);
+    return 2;
+  }
+  if (!saved) throw new Error(`no lab with prefix "${prefix}" is up; run \`npm run lab -- up --runtime containerd\` first`);
+  if (saved.runtime !== 'containerd') throw new Error(`the lab "${prefix}" runs docker, not containerd: use the docker CLI`);
+  const lab = new Lab(saved);
+  const [file, argvOut] = await crictlCommand(lab.worker(worker), await crictlPath(), args);
+  return (await execa(file, argvOut, { stdio: 'inherit', reject: false })).exitCode ?? 1;
+}
+
 async function main(): Promise<number> {
+  if (process.argv[2] === 'crictl') return crictlMain(process.argv.slice(3));
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {

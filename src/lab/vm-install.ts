@@ -57,7 +57,8 @@ export async function writeVmFiles(lab: Lab, binDir: string, outDir: string): Pr
       hostname: worker.name,
       kubeconfig: '/etc/node-agent/kubeconfig',
       clusterCIDR: lab.topology.options.clusterCIDR,
-      runtime: { type: 'docker' },
+      // containerd at its default socket, or the machine's dockerd: as `--runtime` says.
+      runtime: { type: lab.topology.options.runtime },
       network: { mode: lab.topology.options.network },
     };
     await writeFile(join(dir, 'config.yaml'), yaml.dump(config));

@@ -1,8 +1,7 @@
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { writeFile } from 'node:fs/promises';
 import { execa } from 'execa';
+import { crictlCommand, crictlPath } from '../../src/lab/containerd.ts';
 import type { Lab } from '../../src/lab/lab.ts';
+import type { LabMachine } from '../../src/lab/topology.ts';
 
 /**
  * What a test does to a node's runtime behind the agent's back, through that runtime's own
@@ -30,13 +29,12 @@ export interface RuntimeCli {
   removeAll(): Promise<void>;
 }
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-let crictlPath: Promise<string> | undefined;
+let crictlBinary: Promise<string> | undefined;
 
 /** crictl, built once by controlplane/crictl.sh (scripts/setup.sh does it before the tests). */
 export function crictl(): Promise<string> {
-  crictlPath ??= execa('bash', [join(repoRoot, 'controlplane/crictl.sh')], { stderr: 'inherit' }).then((r) => r.stdout.trim());
-  return crictlPath;
+  crictlBinary ??= crictlPath();
+  return crictlBinary;
 }
 
 /** The runtimes every pod, probe and network test runs on; NODE_AGENT_TEST_RUNTIMES=docker narrows it. */
@@ -59,7 +57,7 @@ function labelFilters(labels: Record<string, string>): string[] {
 export function runtimeCli(lab: Lab, workerName: string, owner?: { node: string; root: string }): RuntimeCli {
   const worker = lab.worker(workerName);
   const mine = { 'node-agent.node': owner?.node ?? worker.name, 'node-agent.root': owner?.root ?? lab.agentPaths(worker).root };
-  return lab.runtime === 'containerd' ? crictlCli(lab.containerdSocket(workerName), worker.netns, mine) : dockerCli(mine);
+  return lab.runtime === 'containerd' ? crictlCli(worker, mine) : dockerCli(mine);
 }
 
 function dockerCli(mine: Record<string, string>): RuntimeCli {
@@ -100,18 +98,11 @@ function dockerCli(mine: Record<string, string>): RuntimeCli {
   };
 }
 
-/**
- * crictl runs in the worker's network namespace, as it would on the worker VM: exec and logs go
- * through containerd's streaming server, which listens on the worker's loopback. Its settings are
- * a config file beside the socket (without one it warns on every call, into the output).
- */
-function crictlCli(socket: string, netns: string, mine: Record<string, string>): RuntimeCli {
-  const config = join(dirname(socket), 'crictl.yaml');
-  let written: Promise<void> | undefined;
+/** crictl in the worker's network namespace, as on the worker VM (src/lab/containerd.ts). */
+function crictlCli(worker: LabMachine, mine: Record<string, string>): RuntimeCli {
   const command = async (args: string[], options: { reject: boolean; all?: boolean }) => {
-    written ??= writeFile(config, `runtime-endpoint: unix://${socket}\nimage-endpoint: unix://${socket}\ntimeout: 20\n`);
-    await written;
-    return execa('nsenter', [`--net=/run/netns/${netns}`, await crictl(), '--config', config, ...args], options);
+    const [file, argv] = await crictlCommand(worker, await crictl(), args);
+    return execa(file, argv, options);
   };
   const run = (args: string[], reject = true) => command(args, { reject });
   const inspect = async (id: string) => JSON.parse((await run(['inspect', id])).stdout) as { status: { startedAt: string; labels: Record<string, string> }; info: { pid: number } };

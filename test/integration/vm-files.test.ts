@@ -38,7 +38,12 @@ describe('files for real VMs', () => {
       expect(config).toMatchObject({ nodeName: worker, nodeIP: `192.168.56.${11 + i}`, kubeconfig: '/etc/node-agent/kubeconfig' });
       const kubeconfig = await readFile(join(out, worker, 'kubeconfig'), 'utf8');
       expect(kubeconfig).toContain(`system:node:${worker}`);
+      expect(config['runtime']).toEqual({ type: 'docker' });
     }
+    // RUNTIME=containerd vagrant up: the workers' agents talk CRI to containerd's default socket.
+    await execa(join(repo, 'node_modules/.bin/node'), [join(repo, 'src/lab/main.ts'), 'vm-files', '--out', join(out, 'ctd'), '--nodes', '1', '--prefix', prefix, '--runtime', 'containerd']);
+    const ctd = validateConfig(yaml.load(await readFile(join(out, 'ctd', 'worker-1', 'config.yaml'), 'utf8')) as Record<string, unknown>);
+    expect(ctd.ok && ctd.config.runtime).toMatchObject({ type: 'containerd', endpoint: 'unix:///run/containerd/containerd.sock' });
   });
 
   it('ships an agent unit that systemd accepts', async () => {
