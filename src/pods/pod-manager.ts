@@ -27,6 +27,8 @@ interface Worker {
   pending: boolean;
   running: Promise<void> | undefined;
   timer: NodeJS.Timeout | undefined;
+  /** The last sync's error while syncs keep failing; undefined once one succeeds. */
+  failing?: string | undefined;
 }
 
 export interface PodManagerOptions {
@@ -116,9 +118,19 @@ export class PodManager {
 
   /** Runs the relist and resync loops until aborted; waits for running syncs at the end. */
   async run(signal: AbortSignal): Promise<void> {
+    let relistFailing = '';
     const relist = async (): Promise<void> => {
       while (!signal.aborted) {
-        await this.relist().catch((err: unknown) => this.options.log.warn({ err: describeError(err) }, 'runtime relist failed'));
+        try {
+          await this.relist();
+          if (relistFailing) this.options.log.info('runtime relist works again');
+          relistFailing = '';
+        } catch (err) {
+          // Once per kind of failure, not every second while the runtime is away.
+          const message = describeError(err);
+          if (message !== relistFailing) this.options.log.warn({ err: message }, 'runtime relist failed; retrying every second');
+          relistFailing = message;
+        }
         await sleep(this.options.relistMs ?? 1000, signal);
       }
     };
@@ -187,9 +199,14 @@ export class PodManager {
         this.stats.syncs++;
         const wakeIn = await this.options.syncer.sync(pod, statusTargetOf(pod));
         if (wakeIn !== undefined) worker.timer = setTimeout(() => this.enqueue(uid), wakeIn);
+        if (worker.failing) log.info('pod sync works again');
+        worker.failing = undefined;
       } catch (err) {
         this.stats.syncErrors++;
-        log.error({ err: describeError(err) }, 'pod sync failed; retrying');
+        // The same failure again (the runtime still away) is not logged every 2 s per pod.
+        const message = describeError(err);
+        if (message !== worker.failing) log.error({ err: message }, 'pod sync failed; retrying every 2 s');
+        worker.failing = message;
         worker.timer = setTimeout(() => this.enqueue(uid), 2000);
       }
     }

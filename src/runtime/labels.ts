@@ -24,3 +24,21 @@ export const Annotations = {
   terminationGracePeriod: 'io.kubernetes.pod.terminationGracePeriod',
   terminationMessagePath: 'io.kubernetes.container.terminationMessagePath',
 } as const;
+
+/** The labels every backend puts on a sandbox: the pod's own, then what the agent finds it by. */
+export function sandboxLabels(pod: { name: string; namespace: string; uid: string }, labels: Record<string, string>): Record<string, string> {
+  return { ...labels, [Labels.type]: 'podsandbox', [Labels.podName]: pod.name, [Labels.podNamespace]: pod.namespace, [Labels.podUid]: pod.uid };
+}
+
+/** The labels every backend puts on a container: its own, its sandbox, its name and its pod. */
+export function containerLabels(sandboxId: string, name: string, pod: { name: string; namespace: string; uid: string }, labels: Record<string, string>): Record<string, string> {
+  return {
+    ...labels,
+    [Labels.type]: 'container',
+    [Labels.sandboxId]: sandboxId,
+    [Labels.containerName]: name,
+    [Labels.podUid]: pod.uid,
+    [Labels.podName]: pod.name,
+    [Labels.podNamespace]: pod.namespace,
+  };
+}

@@ -1,5 +1,5 @@
 import { AgentError, ErrorCode } from '../../src/errors.ts';
-import { Labels, Annotations } from '../../src/runtime/labels.ts';
+import { Annotations, containerLabels, sandboxLabels } from '../../src/runtime/labels.ts';
 import type {
   ContainerConfig,
   ContainerStatus,
@@ -125,7 +125,7 @@ export class FakeRuntime implements Runtime {
   async runSandbox(config: SandboxConfig): Promise<string> {
     this.record('runSandbox', [config]);
     const id = `sandbox-${this.nextId++}`;
-    const labels = { ...config.labels, [Labels.type]: 'podsandbox', [Labels.podUid]: config.pod.uid, [Labels.podName]: config.pod.name, [Labels.podNamespace]: config.pod.namespace };
+    const labels = sandboxLabels(config.pod, config.labels);
     this.sandboxes.set(id, {
       config,
       status: {
@@ -184,7 +184,7 @@ export class FakeRuntime implements Runtime {
         image: config.image,
         imageRef: this.images.get(config.image)?.id ?? '',
         createdAt: new Date(this.now()),
-        labels: { ...config.labels, [Labels.type]: 'container', [Labels.sandboxId]: sandboxId, [Labels.containerName]: config.name, [Labels.podUid]: sb.config.pod.uid, [Labels.podName]: sb.config.pod.name, [Labels.podNamespace]: sb.config.pod.namespace },
+        labels: containerLabels(sandboxId, config.name, sb.config.pod, config.labels),
         annotations: { ...config.annotations, [Annotations.containerAttempt]: String(config.attempt) },
       },
     });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -202,6 +202,32 @@ for (const backend of backends) {
       expect(await runtime.listSandboxes({ labels: { 'io.kubernetes.pod.uid': sb.config.pod.uid } })).toEqual([]);
       await expect(runtime.containerStatus(id)).rejects.toSatisfy((e) => isAgentError(e, ErrorCode.RuntimeNotFound));
     });
+
+    it.runIf(backend.name === 'containerd')('a chatty container\'s log is rotated kubelet\'s way: renamed, reopened, at most maxFiles kept', async () => {
+      // containerd never rotates its CRI log files; the agent does (10 MiB x 5 by default, small here).
+      const rotating = new CriRuntime({ endpoint: 'unix:///run/containerd/containerd.sock', timeoutMs: 60_000, nodeName: `contract-${run}`, rootDir: join(dir, 'root'), log: silentLogger(), logMaxBytes: 64 * 1024, logMaxFiles: 3 });
+      try {
+        const sb = await sandbox();
+        const id = await container(sb, ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo "line $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"; done']);
+        await runtime.startContainer(id);
+        const logPath = (await runtime.containerStatus(id)).logPath!;
+        const logDir = join(logPath, '..');
+        for (let i = 0; i < 5; i++) {
+          await until('the log past its limit', async () => ((await stat(logPath).catch(() => undefined))?.size ?? 0) > 64 * 1024 ? true : undefined);
+          expect(await rotating.rotateLogs(new Date(Date.UTC(2026, 11, 3, 12, 0, i)))).toBe(1);
+          // containerd writes a new file at the same path, and goes on writing.
+          await until('the reopened log to grow', async () => ((await stat(logPath).catch(() => undefined))?.size ?? 0) > 0 ? true : undefined);
+        }
+        const files = (await readdir(logDir)).sort();
+        expect(files).toEqual(['0.log', '0.log.20261203-120003', '0.log.20261203-120004']);
+        expect((await rotating.logs(id, { tailLines: 1 })).trim()).toMatch(/^line \d+ x+$/);
+        await runtime.stopContainer(id, 0);
+        await runtime.removeContainer(id);
+        expect(await readdir(logDir)).toEqual([]);
+      } finally {
+        await rotating.close();
+      }
+    }, 60_000);
 
     it('images: present, absent, listed; a pull from nowhere is ErrImagePull', async () => {
       expect((await runtime.imageStatus(busybox))?.repoTags).toContain(busybox);

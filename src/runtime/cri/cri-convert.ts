@@ -1,4 +1,4 @@
-import { Annotations, Labels } from '../labels.ts';
+import { Annotations, Labels, containerLabels, sandboxLabels } from '../labels.ts';
 import type {
   ContainerConfig,
   ContainerState,
@@ -58,14 +58,7 @@ export function podSandboxConfig(config: SandboxConfig, owner: Owner): PodSandbo
     logDirectory: config.logDirectory,
     ...(config.dnsConfig ? { dnsConfig: { servers: config.dnsConfig.servers, searches: config.dnsConfig.searches, options: config.dnsConfig.options } } : {}),
     portMappings: config.portMappings.map((p) => ({ protocol: p.protocol, containerPort: p.containerPort, hostPort: p.hostPort, hostIp: p.hostIP })),
-    labels: {
-      ...config.labels,
-      [Labels.type]: 'podsandbox',
-      [Labels.podName]: pod.name,
-      [Labels.podNamespace]: pod.namespace,
-      [Labels.podUid]: pod.uid,
-      ...ownerLabels(owner),
-    },
+    labels: { ...sandboxLabels(pod, config.labels), ...ownerLabels(owner) },
     annotations: { ...config.annotations, [Annotations.sandboxAttempt]: String(pod.attempt) },
     linux: {
       cgroupParent: config.cgroupParent,
@@ -93,16 +86,7 @@ export function criContainerConfig(sandboxId: string, config: ContainerConfig, s
     workingDir: config.workingDir ?? '',
     envs: config.env.map((e) => ({ key: e.name, value: e.value })),
     mounts: config.mounts.map((m) => ({ containerPath: m.containerPath, hostPath: m.hostPath, readonly: m.readOnly })),
-    labels: {
-      ...config.labels,
-      [Labels.type]: 'container',
-      [Labels.sandboxId]: sandboxId,
-      [Labels.containerName]: config.name,
-      [Labels.podUid]: pod.uid,
-      [Labels.podName]: pod.name,
-      [Labels.podNamespace]: pod.namespace,
-      ...ownerLabels(owner),
-    },
+    labels: { ...containerLabels(sandboxId, config.name, pod, config.labels), ...ownerLabels(owner) },
     annotations: { ...config.annotations, [Annotations.containerAttempt]: String(config.attempt) },
     logPath: config.logPath,
     stdin: config.stdin,

@@ -70,6 +70,8 @@ export class CriRuntime implements Runtime {
   private readonly owner: Owner;
   private rotationTimer: NodeJS.Timeout | undefined;
   private rotating = false;
+  /** Log file of each running container, for rotation (ContainerStatus asked once per container). */
+  private readonly logPaths = new Map<string, string>();
   /** RunPodSandbox calls in flight: CNI GC must not run while an ADD has no listed sandbox yet. */
   private sandboxesStarting = 0;
   private collecting: Promise<void> | undefined;
@@ -337,21 +339,29 @@ export class CriRuntime implements Runtime {
       const { containers } = await this.client.runtime('ListContainers', {
         filter: { state: { state: 'CONTAINER_RUNNING' }, labelSelector: { ...ownerLabels(this.owner), [Labels.type]: 'container' } },
       });
+      // A container's log path never changes: asked once, not every 10 s for every container.
+      const live = new Set(containers.map((c) => c.id));
+      for (const id of this.logPaths.keys()) if (!live.has(id)) this.logPaths.delete(id);
       for (const c of containers) {
-        const status = await this.containerStatus(c.id).catch(() => undefined);
-        if (!status?.logPath) continue;
-        const size = await stat(status.logPath).then((s) => s.size, () => 0);
+        let logPath = this.logPaths.get(c.id);
+        if (logPath === undefined) {
+          logPath = (await this.containerStatus(c.id).catch(() => undefined))?.logPath ?? '';
+          this.logPaths.set(c.id, logPath);
+        }
+        if (!logPath) continue;
+        const size = await stat(logPath).then((s) => s.size, () => 0);
         if (size < maxBytes) continue;
-        await rename(status.logPath, rotatedName(status.logPath, now));
+        const rotatedPath = rotatedName(logPath, now);
+        await rename(logPath, rotatedPath);
         // containerd opens a new file at the old path; should it fail, kubelet renames back.
         try {
           await this.client.runtime('ReopenContainerLog', { containerId: c.id });
         } catch (err) {
-          await rename(rotatedName(status.logPath, now), status.logPath).catch(() => undefined);
+          await rename(rotatedPath, logPath).catch(() => undefined);
           throw err;
         }
-        const dir = dirname(status.logPath);
-        for (const name of rotatedToDelete(status.logPath, await readdir(dir), maxFiles)) await rm(join(dir, name), { force: true });
+        const dir = dirname(logPath);
+        for (const name of rotatedToDelete(logPath, await readdir(dir), maxFiles)) await rm(join(dir, name), { force: true });
         rotated++;
       }
     } finally {

@@ -6,7 +6,7 @@ import { AgentError, ErrorCode, describeError } from '../../errors.ts';
 import type { PodNetwork } from '../../net/pod-network.ts';
 import { resolvConfText } from '../../pods/dns-config.ts';
 import { Semaphore } from '../../util/semaphore.ts';
-import { Annotations, Labels } from '../labels.ts';
+import { Annotations, Labels, containerLabels, sandboxLabels } from '../labels.ts';
 import type {
   ContainerConfig,
   ContainerState,
@@ -115,7 +115,7 @@ export class DockerRuntime implements Runtime {
         // 20.10.24) wedged the daemon under pod churn. The netns is the runtime's own either way.
         ...(config.hostNetwork ? {} : { NetworkDisabled: true }),
         Labels: this.labels(
-          { ...config.labels, [Labels.type]: 'podsandbox', [Labels.podName]: pod.name, [Labels.podNamespace]: pod.namespace, [Labels.podUid]: pod.uid },
+          sandboxLabels(pod, config.labels),
           { ...config.annotations, [Annotations.sandboxAttempt]: String(pod.attempt) },
         ),
         HostConfig: {
@@ -270,16 +270,7 @@ export class DockerRuntime implements Runtime {
         Tty: config.tty,
         OpenStdin: config.stdin,
         Labels: this.labels(
-          {
-            ...config.labels,
-            [Labels.type]: 'container',
-            [Labels.sandboxId]: sandboxId,
-            [Labels.containerName]: config.name,
-            [Labels.podUid]: pod.uid,
-            [Labels.podName]: pod.name,
-            [Labels.podNamespace]: pod.namespace,
-            [logLinkLabel]: join(sandbox.logDirectory, config.logPath),
-          },
+          { ...containerLabels(sandboxId, config.name, pod, config.labels), [logLinkLabel]: join(sandbox.logDirectory, config.logPath) },
           { ...config.annotations, [Annotations.containerAttempt]: String(config.attempt) },
         ),
         HostConfig: {
