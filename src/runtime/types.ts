@@ -229,6 +229,10 @@ export interface Runtime {
   /** Undefined when the image is not present. */
   imageStatus(image: string): Promise<ImageInfo | undefined>;
   listImages(): Promise<ImageInfo[]>;
+  /**
+   * Removes the image; a missing one is fine. With CRI the image goes with every tag it has (the
+   * runtime removes by image id, as kubelet's image GC does); Docker untags `image` only.
+   */
   removeImage(image: string): Promise<void>;
 
   close(): Promise<void>;

@@ -11,6 +11,7 @@ import { DockerRuntime } from '../../src/runtime/docker/docker-runtime.ts';
 import type { Runtime, SandboxConfig } from '../../src/runtime/types.ts';
 import { FakeRuntime } from '../fakes/fake-runtime.ts';
 import { testRuntimes } from '../helpers/node-runtime.ts';
+import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
 
 // One contract for every backend of the runtime seam: what the pod syncer relies on, checked
 // against the machine's real dockerd and containerd (CRI) alike, and against the fake runtime the
@@ -20,6 +21,19 @@ import { testRuntimes } from '../helpers/node-runtime.ts';
 
 const busybox = 'localhost/busybox:1';
 const run = randomBytes(3).toString('hex');
+
+// One registry on loopback for the real runtimes' pulls, with an image of the test's own in it
+// (removing it must not take the shared local images, which runtimes remove by id).
+let registry: TestRegistry | undefined;
+let pullable = '';
+beforeAll(async () => {
+  if (testRuntimes.length === 0) return;
+  registry = await startRegistry();
+  pullable = await registry.pushDistinct(busybox, `contract/pullable:${run}`, run);
+}, 60_000);
+afterAll(async () => {
+  await registry?.stop();
+});
 
 interface Backend {
   name: string;
@@ -227,6 +241,29 @@ for (const backend of backends) {
       } finally {
         await rotating.close();
       }
+    }, 60_000);
+
+    it.runIf(backend.real)('pulls an image from a registry, finds it by that name, and removes it (twice is fine)', async () => {
+      expect(await runtime.imageStatus(pullable)).toBeUndefined();
+      const ref = await runtime.pullImage(pullable);
+      expect(ref).not.toBe('');
+      const status = await runtime.imageStatus(pullable);
+      expect(status?.repoTags).toContain(pullable);
+      expect(status?.sizeBytes).toBeGreaterThan(1_000_000);
+      expect(status?.id).not.toBe((await runtime.imageStatus(busybox))?.id);
+      // The pulled image runs.
+      const sb = await sandbox();
+      const pod = { metadata: { name: sb.config.pod.name, namespace: 'default', uid: sb.config.pod.uid }, spec: { containers: [] } };
+      const spec = { name: 'pulled', image: pullable, command: ['cat', '/marker'] };
+      const id = await runtime.createContainer(sb.id, buildContainerConfig(pod, spec, 0, [], [], sb.config), sb.config);
+      await runtime.startContainer(id);
+      await until('the pulled image to run', async () => ((await runtime.containerStatus(id)).state === 'exited' ? true : undefined));
+      expect(await runtime.logs(id)).toBe(`${run}\n`);
+      await runtime.removeSandbox(sb.id);
+      await runtime.removeImage(pullable);
+      expect(await runtime.imageStatus(pullable)).toBeUndefined();
+      await runtime.removeImage(pullable);
+      expect(await runtime.imageStatus(busybox)).toBeDefined();
     }, 60_000);
 
     it('images: present, absent, listed; a pull from nowhere is ErrImagePull', async () => {
