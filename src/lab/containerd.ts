@@ -145,13 +145,16 @@ export async function importLabImages(worker: LabMachine, tar: string): Promise<
 /**
  * Everything a worker's containerd runs, removed through CRI while it answers (sandboxes stop,
  * CNI DEL runs, containers go), then containerd stopped, then whatever outlived it (a shim keeps
- * its containers running when containerd dies) killed through runc's own state.
+ * its containers running when containerd dies) killed through runc's own state. Returns the uids
+ * of the pods it removed, whose cgroups the caller removes (the agent would have, were it up).
  */
-export async function stopContainerd(worker: LabMachine, pid: number | undefined): Promise<void> {
+export async function stopContainerd(worker: LabMachine, pid: number | undefined): Promise<string[]> {
   const paths = containerdPaths(worker);
   const client = new CriClient({ endpoint: `unix://${paths.socket}`, timeoutMs: 10_000 });
+  const podUids: string[] = [];
   try {
     const { items } = await client.runtime('ListPodSandbox', {});
+    for (const s of items) if (s.metadata?.uid) podUids.push(s.metadata.uid);
     await Promise.all(items.map(async (s) => {
       await client.runtime('StopPodSandbox', { podSandboxId: s.id }).catch(() => undefined);
       await client.runtime('RemovePodSandbox', { podSandboxId: s.id }).catch(() => undefined);
@@ -164,6 +167,7 @@ export async function stopContainerd(worker: LabMachine, pid: number | undefined
   if (pid !== undefined) await stopProcess(pid, 10_000);
   await sweepRunc(join(paths.state, 'runc', 'k8s.io'));
   await killShims(paths.socket);
+  return podUids;
 }
 
 /** Kills and deletes every container runc still knows under `root`. */

@@ -22,6 +22,7 @@ import { labTopology, type LabMachine, type LabOptions, type LabTopology } from 
 import { run } from './exec.ts';
 import { mountsBelow, readMountInfo, unmount } from '../volumes/mounts.ts';
 import { containerdPaths, importLabImages, labImagesTar, startContainerd, stopContainerd } from './containerd.ts';
+import { removePodCgroups } from '../pods/pod-cgroups.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -132,8 +133,10 @@ export class Lab {
     // Agents first, so they do not report a control plane going away as an incident.
     await Promise.all(Object.values(state?.agents ?? {}).map((pid) => stopProcess(pid, 5000)));
     // Each worker's containerd takes its pods down with it (CRI while it answers, runc after).
+    // The agents are stopped, so the pods' cgroups are this method's to remove.
+    const podUids = new Set<string>();
     await Promise.all(topology.workers.map(async (w) => {
-      if (await fileExists(containerdPaths(w).config)) await stopContainerd(w, state?.runtimes?.[w.name]);
+      if (await fileExists(containerdPaths(w).config)) for (const uid of await stopContainerd(w, state?.runtimes?.[w.name])) podUids.add(uid);
     }));
     // Then whatever else runs in the lab's namespaces (found by namespace, so this works after a
     // crash that lost the state file), all at once.
@@ -144,11 +147,14 @@ export class Lab {
     for (const ns of namespaces) await deleteNetns(ns);
     // The pods of the lab's agents (agents leave pods running when they stop, as kubelets do),
     // then the volume mounts those pods had.
-    const ours = await run('docker', ['ps', '-a', '--filter', 'label=node-agent.managed=true', '--format', '{{.ID}} {{.Label "node-agent.root"}}'], { reject: false });
-    const ids = ours.split('\n').filter((l) => l.split(' ')[1]?.startsWith(`${topology.options.stateDir}/`)).map((l) => l.split(' ')[0] ?? '');
+    const ours = await run('docker', ['ps', '-a', '--filter', 'label=node-agent.managed=true', '--format', '{{.ID}} {{.Label "node-agent.root"}} {{.Label "io.kubernetes.pod.uid"}}'], { reject: false });
+    const lines = ours.split('\n').filter((l) => l.split(' ')[1]?.startsWith(`${topology.options.stateDir}/`));
+    const ids = lines.map((l) => l.split(' ')[0] ?? '');
+    for (const l of lines) if (l.split(' ')[2]) podUids.add(l.split(' ')[2] ?? '');
     // In batches: one `docker rm -f` of a few hundred IDs at once is the load that wedged
     // dockerd 20.10 here.
     for (let i = 0; i < ids.length; i += 20) await run('docker', ['rm', '-f', ...ids.slice(i, i + 20)], { reject: false });
+    for (const uid of podUids) await removePodCgroups(uid);
     for (const m of mountsBelow(await readMountInfo(), topology.options.stateDir)) await unmount(m.mountPoint).catch(() => undefined);
     for (const link of await this.labLinks()) await deleteLink(link);
     await rm(topology.options.stateDir, { recursive: true, force: true });

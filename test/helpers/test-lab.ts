@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { access, readFile, readdir } from 'node:fs/promises';
+import { podCgroupCandidates } from '../../src/pods/pod-cgroups.ts';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { Lab, controlPlaneBinDir } from '../../src/lab/lab.ts';
@@ -87,13 +88,29 @@ export function podManifest(name: string, node: string, spec: Record<string, unk
  * What a lab left behind after `down`: Docker containers of its agents, processes that name its
  * directory (containerd, shims, agents) and mounts under it. Empty when down did its job.
  */
-export async function labLeftovers(lab: Lab): Promise<string[]> {
+export async function labLeftovers(lab: Lab, podUids: string[] = []): Promise<string[]> {
   const stateDir = lab.topology.options.stateDir;
   const left: string[] = [];
+  for (const uid of podUids) for (const dir of await podCgroupDirs(uid)) left.push(`cgroup ${dir}`);
   const containers = await execa('docker', ['ps', '-a', '--filter', 'label=node-agent.managed=true', '--format', '{{.ID}} {{.Label "node-agent.root"}}']);
   for (const line of containers.stdout.split('\n')) if (line.split(' ')[1]?.startsWith(`${stateDir}/`)) left.push(`docker container ${line}`);
   const processes = await execa('pgrep', ['-af', `${stateDir}/`], { reject: false });
   for (const line of processes.stdout.split('\n').filter(Boolean)) left.push(`process ${line}`);
   for (const line of (await readFile('/proc/self/mountinfo', 'utf8')).split('\n')) if (line.includes(`${stateDir}/`)) left.push(`mount ${line.split(' ')[4] ?? line}`);
   return left;
+}
+
+/** The cgroup directories of a pod that still exist, in any hierarchy (cgroup v1 or v2). */
+export async function podCgroupDirs(uid: string): Promise<string[]> {
+  const root = '/sys/fs/cgroup';
+  const entries = await readdir(root).catch(() => [] as string[]);
+  const hierarchies = entries.includes('cgroup.controllers') ? [root] : entries.map((e) => join(root, e));
+  const found: string[] = [];
+  for (const h of hierarchies) {
+    for (const rel of podCgroupCandidates(uid)) {
+      const dir = join(h, rel);
+      if (await access(dir).then(() => true, () => false)) found.push(dir);
+    }
+  }
+  return found;
 }

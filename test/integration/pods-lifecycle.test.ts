@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import type { Lab } from '../../src/lab/lab.ts';
-import { apply, condition, createTestLab, eventsOf, eventually, getPod, kubectl, kubectlJson, podManifest } from '../helpers/test-lab.ts';
+import { apply, condition, createTestLab, eventsOf, eventually, getPod, kubectl, kubectlJson, podCgroupDirs, podManifest } from '../helpers/test-lab.ts';
 import { runtimeCli, testRuntimes } from '../helpers/node-runtime.ts';
 
 // What happens around a pod's life: termination with preStop and grace, configMap updates,
@@ -43,7 +43,11 @@ for (const runtime of testRuntimes) describe(`pod lifecycle on ${runtime}`, () =
         lifecycle: { preStop: { exec: { command: ['sh', '-c', 'echo prestop >> /out/log'] } } },
       }],
     }));
-    await eventually('stubborn Running', 60_000, async () => (await getPod(lab, 'stubborn')).status.phase === 'Running');
+    const uid = (await eventually('stubborn Running', 60_000, async () => {
+      const p = await getPod(lab, 'stubborn');
+      return p.status.phase === 'Running' ? p : undefined;
+    })).metadata.uid as string;
+    expect((await podCgroupDirs(uid)).length).toBeGreaterThan(0);
     const started = Date.now();
     await kubectl(lab, ['delete', 'pod', 'stubborn', '--wait=true', '--timeout=60s']);
     const took = (Date.now() - started) / 1000;
@@ -55,6 +59,8 @@ for (const runtime of testRuntimes) describe(`pod lifecycle on ${runtime}`, () =
     const events = await eventsOf(lab, 'stubborn');
     expect(events.some((e) => e.startsWith('Killing: Stopping container c'))).toBe(true);
     expect(await cli().containers({ 'io.kubernetes.pod.name': 'stubborn' }, { all: true })).toEqual([]);
+    // Its cgroup (/kubepods/besteffort/pod<uid>) went with it.
+    expect(await podCgroupDirs(uid)).toEqual([]);
   }, 90_000);
 
   it('a configMap change reaches the mounted file atomically within seconds (watched, not polled)', async () => {

@@ -26,9 +26,10 @@ for (const runtime of testRuntimes) describe(`pods on ${runtime}`, () => {
   });
 
   afterAll(async () => {
+    const uids = lab ? (await kubectlJson(lab, ['get', 'pods', '-A'])).items.map((p: any) => p.metadata.uid as string) : [];
     await lab?.down();
-    // Down takes the pods the agents left running, their runtimes and their mounts with it.
-    if (lab) expect(await labLeftovers(lab)).toEqual([]);
+    // Down takes the pods the agents left running, their runtimes, cgroups and mounts with it.
+    if (lab) expect(await labLeftovers(lab, uids)).toEqual([]);
   });
 
   it('a two-container pod shares localhost and reports every status field', async () => {
