@@ -81,7 +81,11 @@ export class CriRuntime implements Runtime {
     this.owner = { nodeName: options.nodeName, ...(options.rootDir ? { rootDir: options.rootDir } : {}) };
     this.client = new CriClient({ endpoint: options.endpoint, timeoutMs: options.timeoutMs });
     this.rotationTimer = setInterval(() => {
-      void this.rotateLogs().catch((err: unknown) => this.options.log?.warn({ err: describeError(err) }, 'container log rotation failed'));
+      void this.rotateLogs().catch((err: unknown) => {
+        // A runtime that is away is reported by the relist and the node status; no line per tick here.
+        if (isAgentError(err, ErrorCode.RuntimeUnavailable)) this.options.log?.debug({ err: describeError(err) }, 'container log rotation skipped');
+        else this.options.log?.warn({ err: describeError(err) }, 'container log rotation failed');
+      });
     }, LOG_ROTATION_INTERVAL_MS);
     this.rotationTimer.unref();
   }
