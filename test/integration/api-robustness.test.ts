@@ -15,15 +15,16 @@ import { createRuntime } from '../../src/runtime/create-runtime.ts';
 import { silentLogger } from '../../src/log/logger.ts';
 import { processAlive } from '../../src/lab/netns.ts';
 import { createTestLab, eventually, kubectl, kubectlJson, condition } from '../helpers/test-lab.ts';
+import { testRuntimes } from '../helpers/node-runtime.ts';
 
 // How the agent's API use holds up against the real apiserver: the Node authorizer's refusals,
 // optimistic concurrency on status writes, and a watch whose resourceVersion has expired.
-describe('agent API use against the real apiserver', () => {
+for (const runtime of testRuntimes) describe(`agent API use against the real apiserver, on ${runtime}`, () => {
   let lab: Lab;
   let binDir: string;
 
   beforeAll(async () => {
-    ({ lab, binDir } = await createTestLab({ workers: 2 }));
+    ({ lab, binDir } = await createTestLab({ workers: 2, runtime }));
     await lab.up(binDir);
     await eventually('both nodes registered', 60_000, async () => (await kubectlJson(lab, ['get', 'nodes'])).items.length === 2);
     // worker-2's credentials are used from this process below; its own agent must not interfere.
@@ -82,12 +83,14 @@ describe('agent API use against the real apiserver', () => {
 
   it('never overwrites a newer Node: a 409 on the status patch is answered by re-reading', async () => {
     const { api } = await nodeApi('worker-2');
-    const result = validateConfig({ nodeName: 'worker-2', nodeIP: lab.worker('worker-2').ip, hostname: 'worker-2', kubeconfig: '/unused', nodeStatusReportFrequency: '1s', nodeStatusUpdateFrequency: '1s' });
+    // The runtime worker-2 runs on (its containerd keeps running while its agent is stopped).
+    const runtimeConfig = runtime === 'containerd' ? { type: 'containerd', endpoint: `unix://${lab.containerdSocket('worker-2')}` } : { type: 'docker' };
+    const result = validateConfig({ nodeName: 'worker-2', nodeIP: lab.worker('worker-2').ip, hostname: 'worker-2', kubeconfig: '/unused', nodeStatusReportFrequency: '1s', nodeStatusUpdateFrequency: '1s', runtime: runtimeConfig });
     if (!result.ok) throw new Error('config');
-    const runtime = createRuntime(result.config.runtime, { nodeName: 'worker-2' });
+    const nodeRuntime = createRuntime(result.config.runtime, { nodeName: 'worker-2' });
     const manager = new NodeStatusManager({
       api, config: result.config, agentVersion: 'v0.0.0-test', machine: await readMachineInfo(),
-      readUsage: () => readMachineUsage('/tmp'), runtime, server: lab.topology.apiserverURL, log: silentLogger(),
+      readUsage: () => readMachineUsage('/tmp'), runtime: nodeRuntime, server: lab.topology.apiserverURL, log: silentLogger(),
     });
     expect(await manager.syncOnce()).toBe(true);
     const sent = manager.node?.metadata?.resourceVersion;
@@ -101,6 +104,8 @@ describe('agent API use against the real apiserver', () => {
     const node = await kubectlJson(lab, ['get', 'node', 'worker-2']);
     expect(node.metadata.labels.team).toBe('storage');
     expect(node.status.nodeInfo.kubeletVersion).toBe('v0.0.0-test');
+    expect(node.status.nodeInfo.containerRuntimeVersion).toMatch(new RegExp(`^${runtime}://`));
+    await nodeRuntime.close();
   });
 
   it('relists after 410 Gone when its resourceVersion was compacted away, and agents ride out the apiserver restart', async () => {
