@@ -97,11 +97,12 @@ export class Lab {
     if (topology.options.runtime === 'containerd') {
       const tar = await labImagesTar();
       this.log(`containerd: one per worker, images from ${tar}`);
+      const runtimes: Record<string, number> = {};
       await Promise.all(topology.workers.map(async (worker) => {
-        const runtimes = (state.runtimes ??= {});
         runtimes[worker.name] = await this.startWorkerContainerd(worker);
         await importLabImages(worker, tar);
       }));
+      state.runtimes = runtimes;
       await this.writeState(state);
     }
 
@@ -148,9 +149,9 @@ export class Lab {
     // The pods of the lab's agents (agents leave pods running when they stop, as kubelets do),
     // then the volume mounts those pods had.
     const ours = await run('docker', ['ps', '-a', '--filter', 'label=node-agent.managed=true', '--format', '{{.ID}} {{.Label "node-agent.root"}} {{.Label "io.kubernetes.pod.uid"}}'], { reject: false });
-    const lines = ours.split('\n').filter((l) => l.split(' ')[1]?.startsWith(`${topology.options.stateDir}/`));
-    const ids = lines.map((l) => l.split(' ')[0] ?? '');
-    for (const l of lines) if (l.split(' ')[2]) podUids.add(l.split(' ')[2] ?? '');
+    const labs = ours.split('\n').map((l) => l.split(' ')).filter(([, root]) => root?.startsWith(`${topology.options.stateDir}/`));
+    const ids = labs.map(([id]) => id ?? '');
+    for (const [, , uid] of labs) if (uid) podUids.add(uid);
     // In batches: one `docker rm -f` of a few hundred IDs at once is the load that wedged
     // dockerd 20.10 here.
     for (let i = 0; i < ids.length; i += 20) await run('docker', ['rm', '-f', ...ids.slice(i, i + 20)], { reject: false });

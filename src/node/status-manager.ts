@@ -4,7 +4,7 @@ import type { Logger } from '../log/logger.ts';
 import { classifyApiError } from '../kube/api-error.ts';
 import { apiErrorCode, explainApiError } from '../kube/explain.ts';
 import type { NodeApi } from '../kube/node-api.ts';
-import type { Runtime } from '../runtime/types.ts';
+import type { Runtime, RuntimeVersion } from '../runtime/types.ts';
 import { formatRuntimeVersion } from '../runtime/types.ts';
 import { Backoff } from '../util/backoff.ts';
 import { sleep } from '../util/sleep.ts';
@@ -43,7 +43,7 @@ export class NodeStatusManager {
   /** The Node as the apiserver last returned it: the base of the next patch. */
   private cached: V1Node | undefined;
   private lastReportAt = 0;
-  private lastRuntimeVersion: string | undefined;
+  private lastRuntime: RuntimeVersion | undefined;
   /** Counters tests and /healthz read: how often a patch met a newer Node. */
   readonly stats = { patches: 0, conflicts: 0, skipped: 0, failures: 0 };
 
@@ -129,17 +129,17 @@ export class NodeStatusManager {
   private async gatherInputs() {
     const { runtime, config } = this.deps;
     try {
-      this.lastRuntimeVersion = formatRuntimeVersion(await runtime.version());
+      this.lastRuntime = await runtime.version();
     } catch {
       // status() below explains; the last known version stays on the Node.
     }
-    const readiness = runtimeReadiness(await runtime.status(), this.lastRuntimeVersion?.split('://')[0] ?? config.runtime.type);
+    const readiness = runtimeReadiness(await runtime.status(), this.lastRuntime?.runtimeName ?? config.runtime.type);
     return {
       config,
       agentVersion: this.deps.agentVersion,
       machine: this.deps.machine,
       usage: await this.deps.readUsage(),
-      runtimeVersion: this.lastRuntimeVersion,
+      runtimeVersion: this.lastRuntime ? formatRuntimeVersion(this.lastRuntime) : undefined,
       notReadyReasons: readiness.notReadyReasons,
       runtimeHealth: readiness.health,
       now: this.now(),

@@ -1,5 +1,6 @@
 import { lstat, readdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { QosClass } from './qos.ts';
 
 /**
  * The pod's cgroup directories, removed once its containers are gone. Sandboxes and containers
@@ -11,12 +12,18 @@ import { join } from 'node:path';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
 
+/** kubelet's cgroupfs names: Guaranteed pods sit directly under kubepods, the others under their QoS class. */
+export function podCgroupPath(qos: QosClass, uid: string): string {
+  return qos === 'Guaranteed' ? `/kubepods/pod${uid}` : `/kubepods/${qos.toLowerCase()}/pod${uid}`;
+}
+
+/** Where a pod's cgroup can be, relative to a hierarchy: one place per QoS class. */
 export function podCgroupCandidates(uid: string): string[] {
-  return [`kubepods/pod${uid}`, `kubepods/burstable/pod${uid}`, `kubepods/besteffort/pod${uid}`];
+  return (['Guaranteed', 'Burstable', 'BestEffort'] as const).map((qos) => podCgroupPath(qos, uid).slice(1));
 }
 
 /** The mounted hierarchies: the root itself on cgroup v2, one directory per controller on v1. */
-async function hierarchies(root: string): Promise<string[]> {
+export async function cgroupHierarchies(root = CGROUP_ROOT): Promise<string[]> {
   const entries = await readdir(root).catch(() => [] as string[]);
   if (entries.includes('cgroup.controllers')) return [root];
   const out: string[] = [];
@@ -47,7 +54,7 @@ async function removeTree(dir: string): Promise<string[]> {
 export async function removePodCgroups(uid: string, root = CGROUP_ROOT): Promise<string[]> {
   if (!uid || uid.includes('/') || uid.includes('..')) return [];
   const left: string[] = [];
-  for (const h of await hierarchies(root)) {
+  for (const h of await cgroupHierarchies(root)) {
     for (const rel of podCgroupCandidates(uid)) left.push(...(await removeTree(join(h, rel))));
   }
   return left;

@@ -1,5 +1,6 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import type { PortMapping, SandboxSecurity } from '../runtime/types.ts';
+import { podCgroupPath } from './pod-cgroups.ts';
 import { qosClass } from './qos.ts';
 
 /**
@@ -7,17 +8,9 @@ import { qosClass } from './qos.ts';
  * kuberuntime_sandbox.go does. Pure.
  */
 
-/** kubelet's cgroupfs names: Guaranteed pods sit directly under kubepods, the others under their QoS class. */
+/** The pod's cgroup, by its QoS class (pod-cgroups.ts names them, and removes them). */
 export function podCgroupParent(pod: V1Pod): string {
-  const uid = pod.metadata?.uid ?? '';
-  switch (qosClass(pod)) {
-    case 'Guaranteed':
-      return `/kubepods/pod${uid}`;
-    case 'Burstable':
-      return `/kubepods/burstable/pod${uid}`;
-    case 'BestEffort':
-      return `/kubepods/besteffort/pod${uid}`;
-  }
+  return podCgroupPath(qosClass(pod), pod.metadata?.uid ?? '');
 }
 
 /** Every port every container declares (kubelet hands all of them to the runtime, hostPort 0 included). */

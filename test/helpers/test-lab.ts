@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { access, readFile, readdir } from 'node:fs/promises';
-import { podCgroupCandidates } from '../../src/pods/pod-cgroups.ts';
+import { access, readFile } from 'node:fs/promises';
+import { cgroupHierarchies, podCgroupCandidates } from '../../src/pods/pod-cgroups.ts';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { Lab, controlPlaneBinDir } from '../../src/lab/lab.ts';
@@ -102,11 +102,8 @@ export async function labLeftovers(lab: Lab, podUids: string[] = []): Promise<st
 
 /** The cgroup directories of a pod that still exist, in any hierarchy (cgroup v1 or v2). */
 export async function podCgroupDirs(uid: string): Promise<string[]> {
-  const root = '/sys/fs/cgroup';
-  const entries = await readdir(root).catch(() => [] as string[]);
-  const hierarchies = entries.includes('cgroup.controllers') ? [root] : entries.map((e) => join(root, e));
   const found: string[] = [];
-  for (const h of hierarchies) {
+  for (const h of await cgroupHierarchies()) {
     for (const rel of podCgroupCandidates(uid)) {
       const dir = join(h, rel);
       if (await access(dir).then(() => true, () => false)) found.push(dir);

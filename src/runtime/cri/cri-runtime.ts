@@ -154,14 +154,14 @@ export class CriRuntime implements Runtime {
   async stopSandbox(id: string): Promise<void> {
     // CRI's StopPodSandbox stops every container of the sandbox (killing what still runs), tears
     // the network down through CNI DEL and stops the pause container; it is idempotent.
-    await this.ignoreNotFound(this.client.runtime('StopPodSandbox', { podSandboxId: id }));
+    await this.unlessNotFound(this.client.runtime('StopPodSandbox', { podSandboxId: id }));
   }
 
   async removeSandbox(id: string): Promise<void> {
     // The runtime removes the containers with the sandbox but leaves their log files: kubelet
-    // deletes those, and so does removeContainer here.
-    for (const c of await this.listContainers({ sandboxId: id }).catch(() => [])) await this.removeContainer(c.id);
-    await this.ignoreNotFound(this.client.runtime('RemovePodSandbox', { podSandboxId: id }));
+    // deletes those, and so does removal here (the listing already names each log file).
+    for (const c of await this.listContainers({ sandboxId: id }).catch(() => [])) await this.removeKnownContainer(c.id, c.logPath);
+    await this.unlessNotFound(this.client.runtime('RemovePodSandbox', { podSandboxId: id }));
   }
 
   async sandboxStatus(id: string): Promise<SandboxStatus> {
@@ -176,10 +176,8 @@ export class CriRuntime implements Runtime {
     // The pod IP is only in PodSandboxStatus, as for kubelet: one status call per sandbox.
     const out: SandboxStatus[] = [];
     for (const item of items) {
-      const response = await this.client.runtime('PodSandboxStatus', { podSandboxId: item.id }).catch((err: unknown) => {
-        if (isAgentError(err, ErrorCode.RuntimeNotFound)) return undefined; // removed since the list
-        throw err;
-      });
+      // One removed since the list is simply left out.
+      const response = await this.unlessNotFound(this.client.runtime('PodSandboxStatus', { podSandboxId: item.id }));
       if (response?.status) out.push(toSandboxStatus(response.status));
     }
     return out;
@@ -235,18 +233,17 @@ export class CriRuntime implements Runtime {
   async stopContainer(id: string, timeoutSeconds: number): Promise<void> {
     const timeout = Math.max(0, Math.round(timeoutSeconds));
     // The runtime waits up to `timeout` before SIGKILL: the call's deadline must outlast it.
-    await this.ignoreNotFound(this.client.runtime('StopContainer', { containerId: id, timeout: String(timeout) }, timeout * 1000 + this.options.timeoutMs));
+    await this.unlessNotFound(this.client.runtime('StopContainer', { containerId: id, timeout: String(timeout) }, timeout * 1000 + this.options.timeoutMs));
   }
 
   async removeContainer(id: string): Promise<void> {
-    let logPath: string | undefined;
-    try {
-      logPath = (await this.containerStatus(id)).logPath;
-    } catch (err) {
-      if (isAgentError(err, ErrorCode.RuntimeNotFound)) return;
-      throw err;
-    }
-    await this.ignoreNotFound(this.client.runtime('RemoveContainer', { containerId: id }));
+    const status = await this.unlessNotFound(this.containerStatus(id));
+    if (status) await this.removeKnownContainer(id, status.logPath);
+  }
+
+  /** Removes one of our containers, and its log files, once its log path is known. */
+  private async removeKnownContainer(id: string, logPath: string | undefined): Promise<void> {
+    await this.unlessNotFound(this.client.runtime('RemoveContainer', { containerId: id }));
     if (logPath) await this.removeLogFiles(logPath);
   }
 
@@ -255,10 +252,7 @@ export class CriRuntime implements Runtime {
     const { containers } = await this.client.runtime('ListContainers', { filter: { labelSelector: labels } });
     const out: ContainerStatus[] = [];
     for (const c of containers) {
-      const response = await this.client.runtime('ContainerStatus', { containerId: c.id }).catch((err: unknown) => {
-        if (isAgentError(err, ErrorCode.RuntimeNotFound)) return undefined;
-        throw err;
-      });
+      const response = await this.unlessNotFound(this.client.runtime('ContainerStatus', { containerId: c.id }));
       if (response?.status) out.push(toContainerStatus(response.status));
     }
     return out;
@@ -327,7 +321,7 @@ export class CriRuntime implements Runtime {
   }
 
   async removeImage(image: string): Promise<void> {
-    await this.ignoreNotFound(this.client.image('RemoveImage', { image: { image } }));
+    await this.unlessNotFound(this.client.image('RemoveImage', { image: { image } }));
   }
 
   // --- log rotation
@@ -381,11 +375,12 @@ export class CriRuntime implements Runtime {
     for (const name of rotatedToDelete(logPath, siblings, 1)) await rm(join(dir, name), { force: true });
   }
 
-  private async ignoreNotFound(call: Promise<unknown>): Promise<void> {
+  /** The call's answer, or undefined when what it names is gone (CRI's stop and remove are idempotent too). */
+  private async unlessNotFound<T>(call: Promise<T>): Promise<T | undefined> {
     try {
-      await call;
+      return await call;
     } catch (err) {
-      if (isAgentError(err, ErrorCode.RuntimeNotFound)) return;
+      if (isAgentError(err, ErrorCode.RuntimeNotFound)) return undefined;
       throw err;
     }
   }
