@@ -1,4 +1,4 @@
-import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yaml from 'js-yaml';
@@ -155,6 +155,14 @@ export class Lab {
     // In batches: one `docker rm -f` of a few hundred IDs at once is the load that wedged
     // dockerd 20.10 here.
     for (let i = 0; i < ids.length; i += 20) await run('docker', ['rm', '-f', ...ids.slice(i, i + 20)], { reject: false });
+    // Pods the agents had removed but whose cgroups they had not yet (stopped in between) are
+    // gone from the runtime: their log directories, <namespace>_<name>_<uid>, still name them.
+    for (const w of topology.workers) {
+      for (const dir of await readdir(this.agentPaths(w).podLogs).catch(() => [] as string[])) {
+        const uid = dir.split('_').at(-1);
+        if (uid) podUids.add(uid);
+      }
+    }
     for (const uid of podUids) await removePodCgroups(uid);
     for (const m of mountsBelow(await readMountInfo(), topology.options.stateDir)) await unmount(m.mountPoint).catch(() => undefined);
     for (const link of await this.labLinks()) await deleteLink(link);
@@ -288,6 +296,7 @@ export class Lab {
       log: join(worker.dir, 'agent.log'),
       root: join(worker.dir, 'root'),
       cniConf: join(worker.dir, 'cni-conf'),
+      podLogs: join(worker.dir, 'pod-logs'),
     };
   }
 
@@ -307,7 +316,7 @@ export class Lab {
       network: { mode: this.topology.options.network },
       directories: {
         root: paths.root,
-        logs: join(worker.dir, 'pod-logs'),
+        logs: paths.podLogs,
         manifests: join(worker.dir, 'manifests'),
         cniBin: '/opt/cni/bin',
         cniConf: paths.cniConf,

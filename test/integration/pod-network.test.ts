@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Lab } from '../../src/lab/lab.ts';
 import type { LabMachine } from '../../src/lab/topology.ts';
-import { apply, condition, createTestLab, eventually, getPod, kubectl, kubectlJson, podManifest } from '../helpers/test-lab.ts';
+import { apply, condition, createTestLab, eventually, getPod, kubectl, kubectlJson, labLeftovers, podManifest } from '../helpers/test-lab.ts';
 import { runtimeCli, testRuntimes } from '../helpers/node-runtime.ts';
 
 // The pod network, end to end, in both modes and on both runtimes: three nodes, the real control
@@ -85,7 +85,11 @@ for (const runtime of testRuntimes) for (const mode of ['host-gw', 'vxlan'] as c
       hostServer?.kill();
       await hostServer;
       if (wwwDir) await rm(wwwDir, { recursive: true, force: true });
+      // Every pod that ran here (the churn and the kills included) has a log directory,
+      // <namespace>_<name>_<uid>: none of them may keep a cgroup after down.
+      const uids = lab ? (await Promise.all(lab.topology.workers.map((w) => readdir(lab.agentPaths(w).podLogs).catch(() => [] as string[])))).flat().map((d) => d.split('_').at(-1) ?? '') : [];
       await lab?.down();
+      if (lab) expect(await labLeftovers(lab, uids)).toEqual([]);
     });
 
     it('every pod reaches every other pod, on its own node and on the others', async () => {
