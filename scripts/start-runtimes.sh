@@ -9,6 +9,7 @@ logdir=/var/log/node-agent
 config=/etc/containerd/config.toml
 marker='# node-agent: containerd configuration' # a config with this line was written by us
 sock=/run/containerd/containerd.sock
+pidfile=/run/node-agent-containerd.pid # the containerd this script started, if any
 
 die() { echo "start-runtimes: $*" >&2; exit 1; }
 
@@ -49,7 +50,15 @@ restrict=false
 sh -c 'echo -1 > /proc/self/oom_score_adj' 2>/dev/null || restrict=true
 rendered=$(sed -e "s|@ROOT@|/var/lib/containerd|g; s|@STATE@|/run/containerd|g; s|@ADDRESS@|$sock|g" \
   -e "s|@CNI_BIN@|/opt/cni/bin|g; s|@CNI_CONF@|/etc/cni/net.d|g; s|@RESTRICT_OOM_SCORE_ADJ@|$restrict|g" "$template")
-if [ ! -f "$config" ] || grep -qF "$marker" "$config"; then
+# Debian's containerd package ships a config.toml of its own (CNI paths only; its sandbox_image
+# default, registry.k8s.io/pause, cannot be pulled here). Unchanged since install (its md5 is the
+# one dpkg recorded for the conffile), it is no operator's choice, and ours replaces it too.
+packaged_default() {
+  local shipped
+  shipped=$(dpkg-query -W -f='${Conffiles}\n' containerd 2>/dev/null | awk -v f="$config" '$1 == f {print $2}')
+  [ -n "$shipped" ] && [ "$(md5sum <"$config" | cut -d' ' -f1)" = "$shipped" ]
+}
+if [ ! -f "$config" ] || grep -qF "$marker" "$config" || packaged_default; then
   if [ "$(cat "$config" 2>/dev/null)" != "$rendered" ]; then
     [ -f "$config" ] && cp -p "$config" "$config.bak.$(date +%s)"
     mkdir -p "$(dirname "$config")"
@@ -57,8 +66,14 @@ if [ ! -f "$config" ] || grep -qF "$marker" "$config"; then
     if containerd_up; then
       # On a machine run by systemd (a Vagrant VM) the packaged containerd.service is restarted
       # with it; its shims keep the containers it runs. Elsewhere it is the operator's call.
+      # One this script started (its pid file) is stopped and started again below; its shims
+      # keep the containers it runs, and dockerd reconnects. Elsewhere it is the operator's call.
       if [ -d /run/systemd/system ] && systemctl is-active --quiet containerd 2>/dev/null; then
         systemctl restart containerd
+      elif ours=$(cat "$pidfile" 2>/dev/null) && [ "$(cat "/proc/$ours/comm" 2>/dev/null)" = containerd ]; then
+        echo "start-runtimes: $config updated; restarting the containerd this script started (pid $ours)" >&2
+        kill "$ours"
+        for _ in $(seq 100); do kill -0 "$ours" 2>/dev/null || break; sleep 0.1; done
       else
         echo "start-runtimes: $config updated; restart containerd to apply it" >&2
       fi
@@ -71,6 +86,7 @@ else
   mkdir -p /opt/cni/bin /etc/cni/net.d
   # setsid + nohup: the daemon must not die with this shell or its terminal.
   setsid nohup containerd --config "$config" >>"$logdir/containerd.log" 2>&1 </dev/null &
+  echo $! >"$pidfile"
   wait_for $! 20 containerd_up || fail_with_log containerd "$logdir/containerd.log" \
     "Fix the error above (often a bad $config: move it away and re-run; or another containerd holds /var/lib/containerd: see 'pgrep -a containerd')."
   containerd_state="started"
@@ -90,6 +106,12 @@ if [ "$cri" != ok ]; then
 fi
 if [ "$restrict" = true ] && ! grep -Eq '^\s*restrict_oom_score_adj\s*=\s*true' "$config" 2>/dev/null; then
   echo "start-runtimes: warning: $config lacks restrict_oom_score_adj = true, which this machine needs; CRI sandboxes will fail" >&2
+fi
+# CRI pulls its sandbox (pause) image by the name in its config; no registry is reachable here.
+sandbox_image=$(containerd --config "$config" config dump 2>/dev/null | awk -F'"' '$1 ~ /^ *sandbox_image = $/ {print $2; exit}')
+if [ -n "$sandbox_image" ] && [ "$sandbox_image" != localhost/pause:1 ] &&
+  [ -z "$(ctr --address "$sock" -n k8s.io images ls -q "name==$sandbox_image" 2>/dev/null)" ]; then
+  echo "start-runtimes: warning: containerd's sandbox_image is $sandbox_image, which is not on this machine and cannot be pulled without a registry; CRI sandboxes will fail. Fix: set sandbox_image = \"localhost/pause:1\" in $config (images/build.sh builds it), or: ctr -n k8s.io images tag localhost/pause:1 $sandbox_image" >&2
 fi
 echo "containerd: $containerd_state (CRI plugin ok)"
 

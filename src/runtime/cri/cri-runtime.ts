@@ -142,9 +142,12 @@ export class CriRuntime implements Runtime {
       const message = describeCause(err);
       // containerd's CNI failures arrive as its error text; the node network's own reasons are kept.
       const network = /cni|network/i.test(message);
-      throw new AgentError(network ? ErrorCode.NetworkSetUp : ErrorCode.SandboxCreate, `creating the sandbox of ${pod.namespace}/${pod.name}: ${message}`, {
+      // The pause image is containerd's own setting (sandbox_image), not the agent's: say where.
+      const pause = /failed to get sandbox image "([^"]+)"/.exec(message)?.[1];
+      const fix = pause === undefined ? '' : `; fix: set sandbox_image = "localhost/pause:1" in containerd's config.toml (images/build.sh builds that image) and restart containerd, or tag a local pause image as ${pause}`;
+      throw new AgentError(network && pause === undefined ? ErrorCode.NetworkSetUp : ErrorCode.SandboxCreate, `creating the sandbox of ${pod.namespace}/${pod.name}: ${message}${fix}`, {
         cause: err,
-        ...(network ? { reason: message.includes('no free address') ? 'IPExhausted' : 'NetworkSetUpFailed' } : {}),
+        ...(network && pause === undefined ? { reason: message.includes('no free address') ? 'IPExhausted' : 'NetworkSetUpFailed' } : {}),
       });
     } finally {
       this.sandboxesStarting--;
