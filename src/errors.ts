@@ -24,6 +24,8 @@ export const ErrorCode = {
   ImageNeverPull: 'ERR_IMAGE_NEVER_PULL', // ErrImageNeverPull
   VolumeMount: 'ERR_VOLUME_MOUNT', // FailedMount
   ConfigReference: 'ERR_CONFIG_REFERENCE', // CreateContainerConfigError
+  /** A container's configuration cannot be made safely (a subPath out of its volume, ...). */
+  ContainerConfig: 'ERR_CONTAINER_CONFIG', // CreateContainerConfigError
   NetworkSetUp: 'ERR_NETWORK_SETUP', // FailedCreatePodSandBox (network)
   NotImplemented: 'ERR_NOT_IMPLEMENTED',
 } as const;

@@ -2,6 +2,7 @@ import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import type { ContainerConfig, Mount, PodRef, Resources, SandboxConfig, SecurityConfig } from '../runtime/types.ts';
 import { Annotations, Labels } from '../runtime/labels.ts';
 import { expand } from './env.ts';
+import { subPathTextError } from '../volumes/subpath-rules.ts';
 import { parseResource } from './qos.ts';
 import { containerHash, gracePeriodSeconds } from './pod-util.ts';
 
@@ -44,19 +45,53 @@ export function podLabels(ref: PodRef): Record<string, string> {
   return { [Labels.podName]: ref.name, [Labels.podNamespace]: ref.namespace, [Labels.podUid]: ref.uid };
 }
 
-export type MountResult = { ok: true; mounts: Mount[] } | { ok: false; message: string };
+/**
+ * A volumeMount as the runtime will get it. One with a subPath is not ready yet: its hostPath is
+ * the whole volume, and the volume layer must first check the subPath and bind it somewhere the
+ * container cannot redirect (PodVolumes.prepareSubPath) before it replaces hostPath.
+ */
+export interface PlannedMount extends Mount {
+  subPath?: { volume: string; index: number; path: string };
+}
 
-/** The container's volumeMounts as host paths, given where each volume of the pod was set up. */
-export function containerMounts(container: V1Container, volumes: ReadonlyMap<string, { hostPath: string; readOnly: boolean }>): MountResult {
-  const mounts: Mount[] = [];
-  for (const vm of container.volumeMounts ?? []) {
+export type MountResult = { ok: true; mounts: PlannedMount[] } | { ok: false; message: string };
+
+/**
+ * subPathExpr with the container's variables expanded as kubelet does: every $(NAME) must have a
+ * non-empty value. Pure.
+ */
+export function expandSubPathExpr(expr: string, vars: ReadonlyMap<string, string>): { ok: true; path: string } | { ok: false; message: string } {
+  const missing = new Set<string>();
+  for (const m of expr.matchAll(/\$\$|\$\(([-._a-zA-Z0-9]+)\)/g)) {
+    const name = m[1];
+    if (name !== undefined && !vars.get(name)) missing.add(name);
+  }
+  if (missing.size > 0) return { ok: false, message: `missing value for ${[...missing].sort().join(', ')}` };
+  return { ok: true, path: expand(expr, vars) };
+}
+
+/**
+ * The container's volumeMounts as host paths, given where each volume of the pod was set up and
+ * the container's environment (for subPathExpr). Pure: the subPath's text is checked here, where
+ * it leads on disk by the volume layer.
+ */
+export function containerMounts(container: V1Container, volumes: ReadonlyMap<string, { hostPath: string; readOnly: boolean }>, env: ReadonlyMap<string, string> = new Map()): MountResult {
+  const mounts: PlannedMount[] = [];
+  for (const [index, vm] of (container.volumeMounts ?? []).entries()) {
     const volume = volumes.get(vm.name);
     if (!volume) return { ok: false, message: `volume "${vm.name}" is mounted by container ${container.name} but not defined or not set up` };
-    if (vm.subPath !== undefined && vm.subPath !== '' && (vm.subPath.startsWith('/') || vm.subPath.split('/').includes('..'))) {
-      return { ok: false, message: `subPath "${vm.subPath}" of volume "${vm.name}" must be a relative path without ".."` };
+    const failed = (message: string): MountResult => ({ ok: false, message: `failed to prepare subPath for volumeMount "${vm.name}" of container "${container.name}": ${message}` });
+    if (vm.subPath && vm.subPathExpr) return failed('subPath and subPathExpr are mutually exclusive');
+    let subPath = vm.subPath ?? '';
+    if (vm.subPathExpr) {
+      const expanded = expandSubPathExpr(vm.subPathExpr, env);
+      if (!expanded.ok) return failed(expanded.message);
+      subPath = expanded.path;
     }
-    const hostPath = vm.subPath ? `${volume.hostPath}/${vm.subPath}` : volume.hostPath;
-    mounts.push({ hostPath, containerPath: vm.mountPath, readOnly: (vm.readOnly ?? false) || volume.readOnly });
+    const textError = subPath === '' ? undefined : subPathTextError(subPath);
+    if (textError) return failed(textError);
+    const readOnly = (vm.readOnly ?? false) || volume.readOnly;
+    mounts.push({ hostPath: volume.hostPath, containerPath: vm.mountPath, readOnly, ...(subPath !== '' ? { subPath: { volume: vm.name, index, path: subPath } } : {}) });
   }
   return { ok: true, mounts };
 }

@@ -21,11 +21,14 @@ import { attemptsOf, latestSandbox, type ObservedPod } from './observed.ts';
 import { Labels } from '../runtime/labels.ts';
 import { podCgroupParent, podPortMappings, sandboxSecurity } from './sandbox-config.ts';
 import { removePodCgroups } from './pod-cgroups.ts';
+import type { SubPathRequest } from '../volumes/volume-manager.ts';
 
 /** Where each volume of a pod lives on the host, set up before its containers start. */
 export interface PodVolumes {
   setUp(pod: V1Pod): Promise<Map<string, { hostPath: string; readOnly: boolean }>>;
   tearDown(podUid: string): Promise<void>;
+  /** Checks a volumeMount's subPath stays in its volume and binds it safely; the host path to mount. */
+  prepareSubPath(podUid: string, request: SubPathRequest): Promise<string>;
 }
 
 export interface PodSyncDeps {
@@ -147,9 +150,10 @@ export class PodSyncer {
           await this.stopContainer(pod, spec, kill.id, kill.gracePeriodSeconds ?? gracePeriodSeconds(pod), sandboxConfig, log, sandboxIP);
         }
         for (const start of actions.containersToStart) {
-          const ok = await this.startContainer(pod, start, sandboxId, sandboxConfig, volumes, waiting, log, wake);
-          // Init containers run one at a time: the next waits for this one to finish.
-          if (!ok || start.init) break;
+          await this.startContainer(pod, start, sandboxId, sandboxConfig, volumes, waiting, log, wake);
+          // Init containers run one at a time: the next waits for this one to finish. An app
+          // container that fails to start does not hold up its siblings (kubelet's SyncPod).
+          if (start.init) break;
         }
       }
       for (const b of actions.backingOff) {
@@ -312,11 +316,27 @@ export class PodSyncer {
       wake(10_000);
       return fail('CreateContainerConfigError', env.message, { reason: 'Failed', message: `Error: ${env.message}` });
     }
-    const mounts = containerMounts(spec, volumes);
-    if (!mounts.ok) return fail('CreateContainerConfigError', mounts.message, { reason: 'Failed', message: `Error: ${mounts.message}` });
+    const planned = containerMounts(spec, volumes, new Map(env.env.map((e) => [e.name, e.value])));
+    if (!planned.ok) return fail('CreateContainerConfigError', planned.message, { reason: 'Failed', message: `Error: ${planned.message}` });
+    const mounts: Mount[] = [];
+    for (const m of planned.mounts) {
+      if (!m.subPath) {
+        mounts.push(m);
+        continue;
+      }
+      const { volume, index, path } = m.subPath;
+      try {
+        const hostPath = await this.deps.volumes.prepareSubPath(podUid(pod), { volume, container: spec.name, index, volumePath: m.hostPath, subPath: path });
+        mounts.push({ hostPath, containerPath: m.containerPath, readOnly: m.readOnly });
+      } catch (err) {
+        wake(10_000);
+        const message = messageOf(err);
+        return fail('CreateContainerConfigError', message, { reason: 'Failed', message: `Error: ${message}` });
+      }
+    }
 
     const hosts = await this.hostsMount(pod, spec, podIP);
-    const config = buildContainerConfig(pod, spec, start.attempt, env.env, hosts ? [...mounts.mounts, hosts] : mounts.mounts, sandbox);
+    const config = buildContainerConfig(pod, spec, start.attempt, env.env, hosts ? [...mounts, hosts] : mounts, sandbox);
     let id: string;
     try {
       id = await this.deps.runtime.createContainer(sandboxId, config, sandbox);

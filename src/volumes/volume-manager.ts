@@ -5,6 +5,7 @@ import { AgentError, ErrorCode, describeError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { writeAtomically } from './atomic-writer.ts';
 import { setUpHostPath } from './host-path.ts';
+import { bindSubPath } from './subpath.ts';
 import { mountTmpfs, mountsBelow, readMountInfo, sharesInitMountNamespace, unmount } from './mounts.ts';
 import {
   configMapPayload,
@@ -164,6 +165,21 @@ export function tokenNeedsRefresh(token: IssuedToken, now: number): boolean {
   return now >= token.expiresAt - Math.floor((token.expirationSeconds * 20) / 100) * 1000;
 }
 
+/** What prepareSubPath needs: which mount of which container, and where its volume is. */
+export interface SubPathRequest {
+  volume: string;
+  container: string;
+  /** The mount's index in the container's volumeMounts. */
+  index: number;
+  /** The volume's host path, as setUp returned it. */
+  volumePath: string;
+  /** subPath, or subPathExpr with the container's variables expanded. */
+  subPath: string;
+}
+
+/** RFC 1123 label, as the apiserver requires of volume and container names. */
+const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
 /** Pod uids become directory names: nothing that could climb out of <root>/pods. */
 function checkUid(uid: string | undefined): string {
   if (!uid || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(uid)) throw new AgentError(ErrorCode.VolumeMount, `pod uid "${uid ?? ''}" cannot name a directory`, { reason: 'FailedMount' });
@@ -251,6 +267,28 @@ export class VolumeManager {
       }
       await rm(dir, { recursive: true, force: true });
       for (const key of this.tokens.keys()) if (key.startsWith(`${uid}|`)) this.tokens.delete(key);
+    });
+  }
+
+  /**
+   * A volumeMount's subPath checked to stay inside its volume and bind-mounted at
+   * <pod>/volume-subpaths/<volume>/<container>/<index> (see subpath.ts); the path the runtime
+   * mounts instead. Throws a CreateContainerConfig AgentError with kubelet's wording.
+   */
+  async prepareSubPath(podUid: string, request: SubPathRequest): Promise<string> {
+    const uid = checkUid(podUid);
+    return this.serialized(uid, async () => {
+      const fail = (message: string) =>
+        new AgentError(ErrorCode.ContainerConfig, `failed to prepare subPath for volumeMount "${request.volume}" of container "${request.container}": ${message}`, { reason: 'CreateContainerConfigError' });
+      for (const name of [request.volume, request.container]) {
+        if (!dnsLabel.test(name)) throw fail(`"${name}" is not a valid volume or container name (a DNS label)`);
+      }
+      const target = join(await this.root(), 'pods', uid, 'volume-subpaths', request.volume, request.container, String(request.index));
+      try {
+        return await bindSubPath(request.volumePath, request.subPath, target);
+      } catch (err) {
+        throw fail(describeError(err));
+      }
     });
   }
 

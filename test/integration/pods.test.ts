@@ -141,6 +141,37 @@ for (const runtime of testRuntimes) describe(`pods on ${runtime}`, () => {
     await kubectl(lab, ['delete', 'pod', 'hog', 'identity', '--wait=false']);
   }, 90_000);
 
+  it('the subPath attack: an init container links / into an emptyDir; a container mounting that subPath gets CreateContainerConfigError and nothing of the host', async () => {
+    const node = 'worker-1';
+    const marker = `/tmp/na-subpath-pwned-${process.pid}-${runtime}`;
+    await rm(marker, { force: true });
+    const data = [{ name: 'data', mountPath: '/data' }];
+    await apply(lab, podManifest('subpath-escape', node, {
+      volumes: [{ name: 'data', emptyDir: {} }],
+      initContainers: [{ name: 'plant', image: busybox, command: ['sh', '-c', 'ln -s / /data/x && mkdir /data/ok && echo in-volume > /data/ok/f'], volumeMounts: data }],
+      containers: [
+        // Listed first: its failure must not hold up its sibling.
+        { name: 'evil', image: busybox, command: ['sh', '-c', `touch /host${marker}; sleep 3600`], volumeMounts: [{ name: 'data', mountPath: '/host', subPath: 'x' }] },
+        { name: 'fine', image: busybox, command: ['sh', '-c', 'cat /d/f; sleep 3600'], volumeMounts: [{ name: 'data', mountPath: '/d', subPath: 'ok' }] },
+      ],
+    }));
+    const pod = await eventually('evil refused, fine running', 60_000, async () => {
+      const p = await getPod(lab, 'subpath-escape');
+      const status = (name: string) => p.status?.containerStatuses?.find((c: any) => c.name === name);
+      return status('evil')?.state?.waiting?.reason === 'CreateContainerConfigError' && status('fine')?.state?.running ? p : undefined;
+    });
+    const evil = pod.status.containerStatuses.find((c: any) => c.name === 'evil');
+    expect(evil.state.waiting.message).toMatch(/^failed to prepare subPath for volumeMount "data" of container "evil": subPath "x" resolves to \/, outside the volume$/);
+    const events = await eventsOf(lab, 'subpath-escape');
+    expect(events.some((e) => e.startsWith('Failed: Error: failed to prepare subPath for volumeMount "data" of container "evil"')), events.join('\n')).toBe(true);
+    await expect(readFile(marker)).rejects.toMatchObject({ code: 'ENOENT' });
+    // The container that used a subPath inside the volume read it through the agent's bind.
+    const worker = lab.worker(node);
+    const log = await readFile(join(worker.dir, 'pod-logs', `default_subpath-escape_${pod.metadata.uid}`, 'fine', '0.log'), 'utf8');
+    expect(logFileLines(log).map((l) => l.trim())).toEqual(['in-volume']);
+    await kubectl(lab, ['delete', 'pod', 'subpath-escape', '--wait=false']);
+  }, 90_000);
+
   it('runs a static pod from the worker\'s manifest directory and mirrors it to the apiserver', async () => {
     const worker = lab.worker('worker-2');
     await mkdir(join(worker.dir, 'manifests'), { recursive: true });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { V1Container, V1Pod } from '@kubernetes/client-node';
+import type { V1Container, V1Pod, V1VolumeMount } from '@kubernetes/client-node';
 import { expand, resolveEnv, resourceValue, type EnvSources } from '../../src/pods/env.ts';
-import { buildContainerConfig, containerResources, containerMounts } from '../../src/pods/container-config.ts';
+import { buildContainerConfig, containerResources, containerMounts, expandSubPathExpr } from '../../src/pods/container-config.ts';
+import { isWithin } from '../../src/volumes/subpath-rules.ts';
 import { staticPodFromManifest } from '../../src/pods/static-source.ts';
 
 const pod: V1Pod = {
@@ -78,11 +79,38 @@ describe('container configuration', () => {
     expect(config.annotations['io.kubernetes.container.restartCount']).toBe('2');
   });
 
-  it('mounts volumes by name and refuses subPaths that climb out', () => {
+  it('mounts volumes by name; a subPath is left for the volume layer to bind, and its text is checked first', () => {
     const volumes = new Map([['v', { hostPath: '/var/lib/x', readOnly: false }]]);
-    expect(containerMounts({ name: 'c', volumeMounts: [{ name: 'v', mountPath: '/data', subPath: 'sub', readOnly: true }] }, volumes)).toEqual({ ok: true, mounts: [{ hostPath: '/var/lib/x/sub', containerPath: '/data', readOnly: true }] });
-    expect(containerMounts({ name: 'c', volumeMounts: [{ name: 'v', mountPath: '/data', subPath: '../etc' }] }, volumes).ok).toBe(false);
+    expect(containerMounts({ name: 'c', volumeMounts: [{ name: 'v', mountPath: '/all' }, { name: 'v', mountPath: '/data', subPath: 'sub', readOnly: true }] }, volumes)).toEqual({
+      ok: true,
+      mounts: [
+        { hostPath: '/var/lib/x', containerPath: '/all', readOnly: false },
+        { hostPath: '/var/lib/x', containerPath: '/data', readOnly: true, subPath: { volume: 'v', index: 1, path: 'sub' } },
+      ],
+    });
+    const refused = (vm: Partial<V1VolumeMount>) => {
+      const r = containerMounts({ name: 'c', volumeMounts: [{ name: 'v', mountPath: '/data', ...vm }] }, volumes, new Map([['POD', 'web-0'], ['EMPTY', '']]));
+      return r.ok ? 'accepted' : r.message;
+    };
+    expect(refused({ subPath: '../etc' })).toBe(`failed to prepare subPath for volumeMount "v" of container "c": unable to provision SubPath \`../etc\`: must not contain '..'`);
+    expect(refused({ subPath: 'a/../../etc' })).toContain("must not contain '..'");
+    expect(refused({ subPath: '/etc' })).toContain('error SubPath `/etc` must not be an absolute path');
+    expect(refused({ subPathExpr: '$(POD)/../..' })).toContain("must not contain '..'");
+    expect(refused({ subPathExpr: '$(NOPE)/$(EMPTY)' })).toContain('missing value for EMPTY, NOPE');
+    expect(refused({ subPath: 'a', subPathExpr: 'b' })).toContain('mutually exclusive');
+    expect(refused({ subPath: 'a..b/..c' })).toBe('accepted'); // dots inside a name are no backstep
+    expect(containerMounts({ name: 'c', volumeMounts: [{ name: 'v', mountPath: '/d', subPathExpr: 'logs/$(POD)' }] }, volumes, new Map([['POD', 'web-0']]))).toMatchObject({ ok: true, mounts: [{ subPath: { path: 'logs/web-0' } }] });
     expect(containerMounts({ name: 'c', volumeMounts: [{ name: 'nope', mountPath: '/data' }] }, volumes).ok).toBe(false);
+  });
+
+  it('expands subPathExpr as kubelet does: $$ escapes, every name needs a value', () => {
+    const vars = new Map([['A', 'x'], ['B', '']]);
+    expect(expandSubPathExpr('$(A)/$$(A)', vars)).toEqual({ ok: true, path: 'x/$(A)' });
+    expect(expandSubPathExpr('$(B)', vars)).toEqual({ ok: false, message: 'missing value for B' });
+    expect(isWithin('/v', '/v')).toBe(true);
+    expect(isWithin('/v', '/v/a')).toBe(true);
+    expect(isWithin('/v', '/vx')).toBe(false);
+    expect(isWithin('/', '/etc')).toBe(true);
   });
 });
 

@@ -54,7 +54,7 @@ function harness(shared?: { runtime: FakeRuntime; clock: FakeClock }) {
   const syncer = new PodSyncer({
     runtime,
     runtimeName: 'fake',
-    volumes: { setUp: async () => new Map(), tearDown: async () => undefined },
+    volumes: { setUp: async () => new Map(), tearDown: async () => undefined, prepareSubPath: async (_uid, r) => `${r.volumePath}/${r.subPath}` },
     api: undefined,
     events: { record: (_ref, type, reason, message) => events.push(`${type} ${reason}: ${message}`) },
     statusSync,
