@@ -9,6 +9,7 @@ import { ApiEventRecorder, nullRecorder } from './kube/event-recorder.ts';
 import { Reflector } from './kube/reflector.ts';
 import { NodeLeaseController } from './node/lease-controller.ts';
 import { readMachineInfo, readMachineUsage } from './node/machine-info.ts';
+import { ensureDataDirs } from './node/data-dirs.ts';
 import { registerNode } from './node/registration.ts';
 import { NodeStatusManager } from './node/status-manager.ts';
 import { createPodStack } from './pods/pod-stack.ts';
@@ -27,6 +28,8 @@ import { sleep } from './util/sleep.ts';
  * Pods keep running when the agent stops, as with the kubelet: a restarted agent adopts them.
  */
 export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSignal): Promise<void> {
+  // First, before the CNI socket and any pod file appear below it: the root and pods directories 0750.
+  await ensureDataDirs(config.directories.root);
   // Pod networking: the CNI plugin's code in-process for the Docker backend (as dockershim did);
   // containerd's CRI plugin execs the installed plugin instead, which hands its calls to the agent.
   const podNetwork = config.network.mode === 'none' ? undefined : new InProcessCniNetwork(pluginNetConf(config));

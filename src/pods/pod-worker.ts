@@ -1,5 +1,5 @@
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describeError } from '../errors.ts';
 import type { EventRecorder, ObjectRef } from '../kube/event-recorder.ts';
@@ -8,6 +8,7 @@ import type { Logger } from '../log/logger.ts';
 import type { Mount, Runtime, SandboxConfig } from '../runtime/types.ts';
 import { type ClusterDns, type DnsConfig, podDnsConfig } from './dns-config.ts';
 import { managedHostsFile } from './etc-hosts.ts';
+import { ensurePrivateDir } from '../node/data-dirs.ts';
 import { buildContainerConfig, containerMounts, podLabels } from './container-config.ts';
 import { CrashBackoff } from './crash-backoff.ts';
 import { envReferences, resolveEnv } from './env.ts';
@@ -439,7 +440,7 @@ export class PodSyncer {
   private async hostsMount(pod: V1Pod, spec: V1Container, podIP: string): Promise<Mount | undefined> {
     if ((spec.volumeMounts ?? []).some((m) => m.mountPath === '/etc/hosts')) return undefined;
     const path = join(this.deps.rootDir, 'pods', podUid(pod), 'etc-hosts');
-    await mkdir(dirname(path), { recursive: true });
+    await ensurePrivateDir(dirname(path));
     await writeFile(path, managedHostsFile(pod, podIP, this.deps.dns.cluster.domain, this.deps.dns.nodeHosts));
     return { hostPath: path, containerPath: '/etc/hosts', readOnly: false };
   }

@@ -56,6 +56,9 @@ export function cleanPayload(files: Payload): Map<string, FileProjection> {
     const cleaned = posix.normalize(path).replace(/\/+$/, '');
     // normalize() can only shorten "a/./b" and "a//b"; "." alone would be the volume root itself.
     if (cleaned === '.' || cleaned === '') throw new Error(`invalid path: must name a file: ${path}`);
+    // "./..data" passes the check above but cleans to "..data": writing it would replace the live
+    // link with one into itself and break every key of the volume (ELOOP). Reserved after cleaning too.
+    if (topLevelName(cleaned).startsWith('..')) throw new Error(`invalid path: ${path} names ${topLevelName(cleaned)}, which is reserved for the volume's own links`);
     if (clean.has(cleaned)) throw new Error(`invalid path: ${path} names the same file as another path`);
     clean.set(cleaned, content);
   }
@@ -156,13 +159,40 @@ async function readTree(dir: string): Promise<{ files: Map<string, FileProjectio
   return { files, unexpected };
 }
 
+/**
+ * The names this writer gives its data directories: the timestamp prefix and mkdtemp's six
+ * random characters. Nothing else is ever taken for a data directory.
+ */
+const dataDirPattern = /^\.\.\d{4}_\d{2}_\d{2}_\d{2}_\d{2}_\d{2}\.[A-Za-z0-9]{6}$/;
+
+/** Whether `name` is one of this writer's data directory names. */
+export function isDataDirName(name: string): boolean {
+  return dataDirPattern.test(name);
+}
+
+/**
+ * Where `..data` points, when it is the link this writer made: a symlink naming one of its data
+ * directories, which is a real directory in the target (not a symlink to somewhere else). Anything
+ * else (`..data -> ..`, `..data -> /etc`, a link to a planted symlink) was not made here: the plan
+ * then writes fresh data and replaces the link, and deletes nothing the link names, because the
+ * clean-up of the old data directory runs as root and would follow it.
+ */
+async function ownDataDir(targetDir: string): Promise<string | undefined> {
+  const link = posix.join(targetDir, dataDirName);
+  const info = await lstat(link).catch(() => undefined);
+  if (!info?.isSymbolicLink()) return undefined;
+  const name = await readlink(link).catch(() => undefined);
+  if (name === undefined || !isDataDirName(name)) return undefined;
+  const dir = await lstat(posix.join(targetDir, name)).catch(() => undefined);
+  return dir?.isDirectory() ? name : undefined;
+}
+
 /** Reads the target directory into a CurrentState. The directory must exist. */
 export async function readCurrentState(targetDir: string): Promise<CurrentState> {
-  const dataDir = await readlink(posix.join(targetDir, dataDirName)).catch(() => undefined);
+  const dataDir = await ownDataDir(targetDir);
   let files: Map<string, FileProjection> | undefined;
   let unexpectedEntries = false;
-  // A `..data` that points outside the target is not ours to read: treat it as missing data.
-  if (dataDir !== undefined && !dataDir.includes('/') && dataDir.startsWith('..')) {
+  if (dataDir !== undefined) {
     try {
       const tree = await readTree(posix.join(targetDir, dataDir));
       files = tree.files;
@@ -219,6 +249,10 @@ export async function writeAtomically(targetDir: string, files: Payload, options
       }
       const tmpLink = posix.join(targetDir, newDataDirName);
       await symlink(tsName, tmpLink);
+      // rename(2) cannot put a symlink over a directory: a `..data` that is not a link is not ours
+      // either, and goes (it is inside the target; rm removes links inside it, never what they name).
+      const existing = await lstat(posix.join(targetDir, dataDirName)).catch(() => undefined);
+      if (existing && !existing.isSymbolicLink()) await rm(posix.join(targetDir, dataDirName), { recursive: true, force: true });
       // The one step readers can observe: ..data now names the new directory.
       await rename(tmpLink, posix.join(targetDir, dataDirName));
     } catch (err) {

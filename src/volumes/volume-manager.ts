@@ -1,4 +1,5 @@
 import { chmod, mkdir, readdir, realpath, rm, stat } from 'node:fs/promises';
+import { ensureDataDirs, ensurePrivateDir } from '../node/data-dirs.ts';
 import { dirname, join } from 'node:path';
 import type { V1ConfigMap, V1Container, V1Pod, V1Secret, V1Volume } from '@kubernetes/client-node';
 import { AgentError, ErrorCode, describeError } from '../errors.ts';
@@ -227,6 +228,8 @@ export class VolumeManager {
     const uid = checkUid(pod.metadata?.uid);
     return this.serialized(uid, async () => {
       const root = await this.root();
+      // The pod's directory is 0750 like kubelet's: its secrets are for its containers, not for the host's users.
+      await ensurePrivateDir(join(root, 'pods', uid));
       const context: SetUpContext = { root, tmpfs: await this.useTmpfs() };
       const volumes = pod.spec?.volumes ?? [];
       const results = await Promise.allSettled(volumes.map((volume) => this.setUpVolume(pod, uid, volume, context)));
@@ -415,7 +418,7 @@ export class VolumeManager {
 
   private async root(): Promise<string> {
     if (this.realRoot === undefined) {
-      await mkdir(this.options.rootDir, { recursive: true });
+      await ensureDataDirs(this.options.rootDir);
       // mountinfo shows resolved paths; comparing with a path through a symlink would miss mounts.
       this.realRoot = await realpath(this.options.rootDir);
     }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import type { Lab } from '../../src/lab/lab.ts';
 import { apply, createTestLab, eventsOf, eventually, getPod, kubectl, kubectlJson, labLeftovers, podManifest, condition } from '../helpers/test-lab.ts';
 import { logFileLines, runtimeCli, testRuntimes } from '../helpers/node-runtime.ts';
@@ -170,6 +171,31 @@ for (const runtime of testRuntimes) describe(`pods on ${runtime}`, () => {
     const log = await readFile(join(worker.dir, 'pod-logs', `default_subpath-escape_${pod.metadata.uid}`, 'fine', '0.log'), 'utf8');
     expect(logFileLines(log).map((l) => l.trim())).toEqual(['in-volume']);
     await kubectl(lab, ['delete', 'pod', 'subpath-escape', '--wait=false']);
+  }, 90_000);
+
+  it('a pod\'s service-account token: its non-root container reads it, a non-root user of the host cannot', async () => {
+    const node = 'worker-1';
+    await apply(lab, podManifest('token-reader', node, {
+      securityContext: { runAsUser: 65534, runAsGroup: 65534 },
+      containers: [{ name: 'c', image: busybox, command: ['sh', '-c', 'wc -c < /var/run/secrets/kubernetes.io/serviceaccount/token; sleep 3600'] }],
+    }));
+    const pod = await eventually('token-reader Running', 60_000, async () => {
+      const p = await getPod(lab, 'token-reader');
+      return p.status?.phase === 'Running' ? p : undefined;
+    });
+    const worker = lab.worker(node);
+    const access = pod.spec.volumes.find((v: any) => v.name.startsWith('kube-api-access-')).name;
+    const token = join(worker.dir, 'root', 'pods', pod.metadata.uid, 'volumes', 'kubernetes.io~projected', access, 'token');
+    expect((await readFile(token, 'utf8')).split('.')).toHaveLength(3); // a JWT, readable by root
+    const log = join(worker.dir, 'pod-logs', `default_token-reader_${pod.metadata.uid}`, 'c', '0.log');
+    const length = await eventually('the container printed the token\'s length', 20_000, async () => logFileLines(await readFile(log, 'utf8').catch(() => '')).map((l) => Number(l.trim()))[0]);
+    expect(length).toBeGreaterThan(100);
+    // The host user is kept out by the agent's directories, not by the lab's: nobody reaches the worker's directory.
+    expect((await execa('runuser', ['-u', 'nobody', '--', 'ls', worker.dir], { reject: false })).exitCode).toBe(0);
+    const attempt = await execa('runuser', ['-u', 'nobody', '--', 'cat', token], { reject: false });
+    expect(attempt.exitCode).not.toBe(0);
+    expect(attempt.stderr).toMatch(/Permission denied/);
+    await kubectl(lab, ['delete', 'pod', 'token-reader', '--wait=false']);
   }, 90_000);
 
   it('runs a static pod from the worker\'s manifest directory and mirrors it to the apiserver', async () => {

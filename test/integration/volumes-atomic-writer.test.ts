@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lstat, mkdir, mkdtemp, open, readFile, readdir, readlink, rm, stat, symlink } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, open, readFile, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeAtomically, type FileProjection } from '../../src/volumes/atomic-writer.ts';
@@ -94,5 +94,55 @@ describe('atomic writer on disk', () => {
     await expect(writeAtomically(dir, payload({ '/abs': file('x') }))).rejects.toThrow('invalid path: must be relative path: /abs');
     await expect(writeAtomically(dir, payload({ '..data/x': file('x') }))).rejects.toThrow("invalid path: must not start with '..': ..data/x");
     expect((await readdir(dir)).filter((e) => !e.startsWith('..2'))).toEqual(['..data']);
+  });
+
+  // Issue 16: `..data` repointed by someone else must never steer the root-run clean-up. Each
+  // case plants a foreign `..data`, rewrites the volume, and checks that the volume works again
+  // and that what the link named outside (or at all) is untouched.
+  it('a foreign ..data (to .., to an absolute path, to a planted symlink, or a real directory) deletes nothing it names', async () => {
+    const outside = join(base, 'outside');
+    await mkdir(outside, { recursive: true });
+    await writeFile(join(outside, 'precious'), 'keep me');
+    const cases: Array<[string, (dir: string) => Promise<void>]> = [
+      ['parent', (dir) => symlink('..', join(dir, '..data'))],
+      ['absolute', (dir) => symlink(outside, join(dir, '..data'))],
+      [
+        'planted',
+        async (dir) => {
+          await symlink(outside, join(dir, '..2020_01_01_00_00_00.AAAAAA'));
+          await symlink('..2020_01_01_00_00_00.AAAAAA', join(dir, '..data'));
+        },
+      ],
+      [
+        'directory',
+        async (dir) => {
+          await mkdir(join(dir, '..data'));
+          await symlink(outside, join(dir, '..data', 'key'));
+        },
+      ],
+    ];
+    for (const [name, plant] of cases) {
+      const parent = join(base, `foreign-${name}`);
+      const dir = join(parent, 'vol');
+      await writeAtomically(dir, payload({ key: file('v1') }));
+      await writeFile(join(parent, 'sibling'), 'keep me too');
+      await rm(join(dir, '..data'));
+      await plant(dir);
+      const result = await writeAtomically(dir, payload({ key: file('v2') }));
+      expect(result.changed, name).toBe(true);
+      expect(await readFile(join(dir, 'key'), 'utf8'), name).toBe('v2');
+      expect((await lstat(join(dir, '..data'))).isSymbolicLink(), name).toBe(true);
+      expect(await readFile(join(parent, 'sibling'), 'utf8'), name).toBe('keep me too');
+      expect(await readFile(join(outside, 'precious'), 'utf8'), name).toBe('keep me');
+      // The next write with the same payload is a no-op again: the new ..data is recognised as ours.
+      expect((await writeAtomically(dir, payload({ key: file('v2') }))).changed, name).toBe(false);
+    }
+  });
+
+  it('an item path that cleans to ..data is refused and the live link is kept', async () => {
+    const dir = join(base, 'dot-data');
+    await writeAtomically(dir, payload({ key: file('x') }));
+    await expect(writeAtomically(dir, payload({ key: file('x'), './..data': file('boom') }))).rejects.toThrow(/\.\/\.\.data names \.\.data, which is reserved/);
+    expect(await readFile(join(dir, 'key'), 'utf8')).toBe('x');
   });
 });

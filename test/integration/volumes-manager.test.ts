@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:net';
-import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, readlink, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -74,6 +74,18 @@ describe.skipIf(!isRoot)('volume manager on a real filesystem', () => {
     // and then fail on the mount point.
     for (const entry of await mountsUnder(base)) await execa('umount', ['-l', entry.mountPoint], { reject: false });
     await rm(base, { recursive: true, force: true });
+  });
+
+  it('a root and pods directory made wider by someone else are narrowed to 0750 at the first set-up', async () => {
+    const wideRoot = join(base, 'wide-root');
+    await mkdir(join(wideRoot, 'pods'), { recursive: true });
+    await chmod(wideRoot, 0o777);
+    await chmod(join(wideRoot, 'pods'), 0o755);
+    const wide = new VolumeManager({ rootDir: wideRoot, sources: cluster.sources, log: silentLogger(), now: cluster.now, tmpfs: false });
+    const pod = podWith([{ name: 'scratch', emptyDir: {} }]);
+    await wide.setUp(pod);
+    for (const dir of [wideRoot, join(wideRoot, 'pods'), join(wideRoot, 'pods', pod.metadata!.uid!)]) expect((await stat(dir)).mode & 0o7777, dir).toBe(0o750);
+    await wide.tearDown(pod.metadata!.uid!);
   });
 
   it('emptyDir: a 0777 directory, and a tmpfs of sizeLimit for medium Memory; tearDown unmounts and removes', async () => {
@@ -267,6 +279,14 @@ describe.skipIf(!isRoot)('volume manager on a real filesystem', () => {
     expect(await readFile(join(access, 'namespace'), 'utf8')).toBe('shop');
     expect((await stat(join(access, 'token'))).mode & 0o7777).toBe(0o644);
     expect((await mountsUnder(join(root, 'pods', uid))).map((m) => m.fsType)).toEqual(['tmpfs', 'tmpfs']);
+    // Issue 16: the token file is 0644 (any container user reads it), so the directories above it
+    // keep the host's other users out: root, pods and the pod's directory are 0750, as kubelet's.
+    for (const dir of [root, join(root, 'pods'), join(root, 'pods', uid)]) expect((await stat(dir)).mode & 0o7777, dir).toBe(0o750);
+    await chmod(base, 0o755); // mkdtemp's 0700 would keep nobody out by itself and prove nothing
+    expect((await execa('runuser', ['-u', 'nobody', '--', 'ls', base], { reject: false })).exitCode).toBe(0);
+    const asNobody = await execa('runuser', ['-u', 'nobody', '--', 'cat', join(access, 'token')], { reject: false });
+    expect(asNobody.exitCode).not.toBe(0);
+    expect(asNobody.stderr).toMatch(/Permission denied/);
     expect(cluster.tokenRequests).toEqual([{ namespace: 'shop', serviceAccount: 'builder', options: { expirationSeconds: 3607, podName: pod.metadata!.name, podUid: uid } }]);
 
     // 3607 s * 80 % = 2886 s (kubelet: renew 721 s before expiry). One second short of that: cached.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cleanPayload, isNoop, planWrite, timestampPrefix, validatePayloadPath, type CurrentState, type FileProjection } from '../../src/volumes/atomic-writer.ts';
+import { cleanPayload, isDataDirName, isNoop, planWrite, timestampPrefix, validatePayloadPath, type CurrentState, type FileProjection } from '../../src/volumes/atomic-writer.ts';
 
 const file = (data: string, mode = 0o644): FileProjection => ({ data: Buffer.from(data), mode });
 const payload = (entries: Record<string, FileProjection>) => new Map(Object.entries(entries));
@@ -34,6 +34,15 @@ describe('payload paths', () => {
     expect(() => cleanPayload(payload({ 'a/b': file('1'), 'a//b': file('2') }))).toThrow(/names the same file/);
     expect(() => cleanPayload(payload({ a: file('1'), 'a/b': file('2') }))).toThrow(/is both a file and the directory/);
     expect(() => cleanPayload(payload({ '../x': file('1') }))).toThrow("invalid path: must not contain '..': ../x");
+    expect(() => cleanPayload(payload({ './..data': file('1') }))).toThrow("invalid path: ./..data names ..data, which is reserved for the volume's own links");
+    expect(() => cleanPayload(payload({ './/..2026_01_01/x': file('1') }))).toThrow(/reserved/);
+  });
+
+  it('only names this writer makes are taken for data directories', () => {
+    expect(isDataDirName('..2026_11_25_10_00_07.Ab12Cd')).toBe(true);
+    for (const name of ['..', '...', '..data', '..2026_11_25_10_00_07.', '..2026_11_25_10_00_07.Ab12Cd/x', '../etc', '..2026_11_25_10_00_07.Ab12Cd7']) {
+      expect(isDataDirName(name), name).toBe(false);
+    }
   });
 
   it('timestamped directory names as kubelet formats them', () => {
