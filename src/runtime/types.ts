@@ -154,6 +154,12 @@ export interface ContainerStatus {
   logPath?: string;
 }
 
+/**
+ * The most of each exec stream (stdout, stderr) a runtime keeps for execSync, read as it streams:
+ * kubelet keeps 10 KiB of a probe's output, and probes and hooks are what execSync serves.
+ */
+export const maxExecOutputBytes = 10 * 1024;
+
 export interface ExecResult {
   exitCode: number;
   stdout: string;

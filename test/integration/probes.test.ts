@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import type { Lab } from '../../src/lab/lab.ts';
 import { apply, condition, createTestLab, eventsOf, eventually, getPod, kubectl, kubectlJson, podManifest } from '../helpers/test-lab.ts';
@@ -217,6 +218,33 @@ for (const runtime of testRuntimes) describe(`probes and lifecycle hooks on ${ru
     expect(events.some((e) => e.startsWith('FailedPreStopHook: HTTP lifecycle hook (/drain) for Container "c" in Pod "default/hooks" failed - error:') && e.includes('connection refused'))).toBe(true);
     await kubectl(lab, ['delete', 'pod', 'badhook', '--wait=false']);
   }, 120_000);
+
+  it('an exec probe printing without end (cat /dev/zero) leaves the agent\'s memory flat: its output is capped while it streams', async () => {
+    const rssMiB = async (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    const agent = await lab.agentPidOf(node);
+    await apply(lab, podManifest('flood', node, {
+      containers: [{
+        name: 'c', image: busybox, imagePullPolicy: 'Never', command: ['sleep', '3600'],
+        // Readiness, so the flood goes on without restarts: every 3 s, 2 s of zeros as fast as the runtime carries them.
+        readinessProbe: { exec: { command: ['cat', '/dev/zero'] }, periodSeconds: 3, timeoutSeconds: 2, failureThreshold: 1 },
+      }],
+    }));
+    await eventually('flood Running', 60_000, async () => (await getPod(lab, 'flood')).status?.phase === 'Running');
+    const before = await rssMiB(agent);
+    let peak = before;
+    const until = Date.now() + 15_000;
+    while (Date.now() < until) {
+      peak = Math.max(peak, await rssMiB(agent));
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    console.log(`exec probe flood on ${runtime}: agent RSS ${before.toFixed(0)} MiB before, peak ${peak.toFixed(0)} MiB over 15 s (5 probe runs)`);
+    // Uncapped, Docker's stream alone brought gigabytes in 2 s (issue 16 measured 187 -> 2080 MiB).
+    expect(peak - before).toBeLessThan(64);
+    expect(await ready('flood')).toBe(false);
+    const events = await eventsOf(lab, 'flood');
+    expect(events.some((e) => e.startsWith('Unhealthy: Readiness probe')), events.join('\n')).toBe(true);
+    await kubectl(lab, ['delete', 'pod', 'flood', '--wait=false']);
+  }, 90_000);
 
   it('probes stop with the pod: a deleted pod leaves no probe scheduled', async () => {
     await kubectl(lab, ['delete', 'pod', '--all', '--wait=true', '--timeout=90s']);

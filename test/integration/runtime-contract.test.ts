@@ -8,7 +8,7 @@ import { silentLogger } from '../../src/log/logger.ts';
 import { buildContainerConfig } from '../../src/pods/container-config.ts';
 import { CriRuntime } from '../../src/runtime/cri/cri-runtime.ts';
 import { DockerRuntime } from '../../src/runtime/docker/docker-runtime.ts';
-import type { Runtime, SandboxConfig } from '../../src/runtime/types.ts';
+import { maxExecOutputBytes, type Runtime, type SandboxConfig } from '../../src/runtime/types.ts';
 import { FakeRuntime } from '../fakes/fake-runtime.ts';
 import { testRuntimes } from '../helpers/node-runtime.ts';
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
@@ -170,6 +170,10 @@ for (const backend of backends) {
       expect(await runtime.execSync(id, ['sh', '-c', 'echo "$GREETING"; echo oops >&2; exit 4'], 5)).toEqual({ exitCode: 4, stdout: 'hi\n', stderr: 'oops\n', timedOut: false });
       const slow = await runtime.execSync(id, ['sleep', '5'], 1);
       expect(slow.timedOut).toBe(true);
+      // Output past 10 KiB per stream is dropped (Docker while it streams, CRI on arrival); the rest still arrives.
+      const loud = await runtime.execSync(id, ['sh', '-c', "head -c 1000000 /dev/zero | tr '\\0' a; echo done >&2"], 10);
+      expect({ ...loud, stdout: loud.stdout.length }).toEqual({ exitCode: 0, stdout: maxExecOutputBytes, stderr: 'done\n', timedOut: false });
+      expect(loud.stdout).toMatch(/^a+$/);
     });
 
     it.runIf(backend.real)('stop sends SIGTERM, then SIGKILL after the timeout; stop and remove are idempotent; removed is not found', async () => {

@@ -3,6 +3,7 @@ import { cidrsOverlap, formatCidr, parseCidr, parseIpv4, formatIpv4, cidrContain
 import { parseDuration, formatDuration } from '../../src/util/duration.ts';
 import { parseQuantity, parseThreshold, thresholdBytes, formatKi } from '../../src/util/quantity.ts';
 import { Backoff } from '../../src/util/backoff.ts';
+import { BoundedBuffer } from '../../src/util/bounded-buffer.ts';
 
 describe('cidr', () => {
   it('round-trips addresses and rejects bad ones', () => {
@@ -57,5 +58,23 @@ describe('Backoff', () => {
   it('adds bounded jitter', () => {
     const b = new Backoff({ initialMs: 1000, maxMs: 10_000, jitter: 0.5, random: () => 1 });
     expect(b.next()).toBe(1500);
+  });
+});
+
+describe('BoundedBuffer', () => {
+  it('keeps the first limit bytes across chunks, counts the rest, and holds no reference to a big chunk', () => {
+    const b = new BoundedBuffer(10);
+    b.write(Buffer.from('hello '));
+    const big = Buffer.alloc(1 << 20, 'x');
+    b.write(big);
+    b.write(Buffer.from('more'));
+    expect(b.toString()).toBe('hello xxxx');
+    expect(b.droppedBytes).toBe((1 << 20) - 4 + 4);
+    big.fill('y');
+    expect(b.toString()).toBe('hello xxxx'); // copied, not a view into the chunk
+    const exact = new BoundedBuffer(3);
+    exact.write(Buffer.from('abc'));
+    exact.write(Buffer.from('d'));
+    expect([exact.toString(), exact.droppedBytes]).toEqual(['abc', 1]);
   });
 });

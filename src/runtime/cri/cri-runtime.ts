@@ -18,6 +18,7 @@ import type {
   SandboxConfig,
   SandboxStatus,
 } from '../types.ts';
+import { maxExecOutputBytes } from '../types.ts';
 import { CriClient } from './cri-client.ts';
 import {
   containerSummary,
@@ -281,7 +282,9 @@ export class CriRuntime implements Runtime {
     try {
       // The runtime kills the command at `timeout`; the deadline leaves it time to say so.
       const r = await this.client.runtime('ExecSync', { containerId: id, cmd: command, timeout: String(timeout) }, timeout * 1000 + this.options.timeoutMs);
-      return { exitCode: r.exitCode, stdout: r.stdout.toString(), stderr: r.stderr.toString(), timedOut: false };
+      // The response is whole already (gRPC refuses one over MAX_MESSAGE_BYTES, as kubelet's client
+      // does); keep no more of it than the Docker backend keeps while streaming.
+      return { exitCode: r.exitCode, stdout: r.stdout.subarray(0, maxExecOutputBytes).toString(), stderr: r.stderr.subarray(0, maxExecOutputBytes).toString(), timedOut: false };
     } catch (err) {
       // The runtime's own timeout: "failed to exec in container: timeout 1s exceeded: context
       // deadline exceeded". Our deadline passing instead means the runtime hung: that stays an

@@ -5,6 +5,7 @@ import Docker from 'dockerode';
 import { AgentError, ErrorCode, describeError } from '../../errors.ts';
 import type { PodNetwork } from '../../net/pod-network.ts';
 import { resolvConfText } from '../../pods/dns-config.ts';
+import { BoundedBuffer } from '../../util/bounded-buffer.ts';
 import { Semaphore } from '../../util/semaphore.ts';
 import { Annotations, Labels, containerLabels, sandboxLabels } from '../labels.ts';
 import type {
@@ -22,6 +23,7 @@ import type {
   SandboxConfig,
   SandboxStatus,
 } from '../types.ts';
+import { maxExecOutputBytes } from '../types.ts';
 
 /** Docker has no annotations: they ride as labels with this prefix, as dockershim did. */
 const annotationPrefix = 'annotation.';
@@ -380,10 +382,11 @@ export class DockerRuntime implements Runtime {
     const stream = await exec.start({ hijack: true, stdin: false });
     const stdout = new PassThrough();
     const stderr = new PassThrough();
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    stdout.on('data', (c: Buffer) => out.push(c));
-    stderr.on('data', (c: Buffer) => err.push(c));
+    // Capped while it streams: a probe printing without end must not grow the agent (issue 16).
+    const out = new BoundedBuffer(maxExecOutputBytes);
+    const err = new BoundedBuffer(maxExecOutputBytes);
+    stdout.on('data', (c: Buffer) => out.write(c));
+    stderr.on('data', (c: Buffer) => err.write(c));
     this.docker.modem.demuxStream(stream, stdout, stderr);
     const finished = new Promise<boolean>((resolve) => {
       stream.on('end', () => resolve(true));
@@ -399,10 +402,10 @@ export class DockerRuntime implements Runtime {
     if (!completed) {
       // Docker cannot kill an exec; the probe or hook counts as failed and the stream is dropped.
       stream.destroy();
-      return { exitCode: -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), timedOut: true };
+      return { exitCode: -1, stdout: out.toString(), stderr: err.toString(), timedOut: true };
     }
     const inspect = await exec.inspect();
-    return { exitCode: inspect.ExitCode ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), timedOut: false };
+    return { exitCode: inspect.ExitCode ?? -1, stdout: out.toString(), stderr: err.toString(), timedOut: false };
   }
 
   async logs(id: string, options: LogOptions = {}): Promise<string> {
