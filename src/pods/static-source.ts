@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import yaml from 'js-yaml';
@@ -7,6 +7,11 @@ import { classifyApiError } from '../kube/api-error.ts';
 import type { PodApi } from '../kube/pod-api.ts';
 import type { Logger } from '../log/logger.ts';
 import { sleep } from '../util/sleep.ts';
+import { validatePod } from './pod-validation.ts';
+
+/** A manifest bigger than the apiserver would take in one request (3 MiB) is refused unread. */
+export const maxManifestBytes = 3 * 1024 * 1024;
+const maxErrorsShown = 10;
 
 export const mirrorAnnotation = 'kubernetes.io/config.mirror';
 export const mirrorUidAnnotation = 'node-agent/mirror-uid';
@@ -32,6 +37,12 @@ export function staticPodFromManifest(text: string, file: string, nodeName: stri
     annotations: { ...(doc.metadata.annotations ?? {}), 'kubernetes.io/config.source': 'file', 'kubernetes.io/config.hash': hash },
   };
   pod.spec = { ...doc.spec, nodeName, restartPolicy: doc.spec.restartPolicy ?? 'Always', terminationGracePeriodSeconds: doc.spec.terminationGracePeriodSeconds ?? 30 };
+  // Nothing from the file reaches a path or the runtime before the apiserver's rules have passed.
+  const errors = validatePod(pod);
+  if (errors.length > 0) {
+    const shown = errors.slice(0, maxErrorsShown).join('; ');
+    throw new Error(`${file}: invalid pod: ${shown}${errors.length > maxErrorsShown ? ` (and ${errors.length - maxErrorsShown} more)` : ''}`);
+  }
   return pod;
 }
 
@@ -66,6 +77,8 @@ export class StaticPodSource {
     for (const file of files) {
       const path = join(dir, file);
       try {
+        const size = (await stat(path)).size;
+        if (size > maxManifestBytes) throw new Error(`${path}: ${size} bytes, more than a Pod manifest may be (${maxManifestBytes})`);
         pods.push(staticPodFromManifest(await readFile(path, 'utf8'), path, nodeName));
         this.complaints.delete(path);
       } catch (err) {

@@ -312,6 +312,10 @@ export class VolumeManager {
   }
 
   private async setUpVolume(pod: V1Pod, uid: string, volume: V1Volume, context: SetUpContext): Promise<MountedVolume> {
+    // The name becomes a directory: a second guard behind the apiserver's and the static pod source's validation.
+    if (typeof volume.name !== 'string' || !dnsLabel.test(volume.name)) {
+      throw new AgentError(ErrorCode.VolumeMount, `volume name ${JSON.stringify(volume.name)} is not a valid volume name (a DNS label); nothing was written`, { reason: 'FailedMount' });
+    }
     const unsupported = unsupportedType(volume);
     if (unsupported !== undefined) {
       throw new AgentError(ErrorCode.VolumeMount, `volume "${volume.name}" has an unsupported type: ${unsupported}`, { reason: 'FailedMount' });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { Lab } from '../../src/lab/lab.ts';
@@ -201,6 +201,12 @@ for (const runtime of testRuntimes) describe(`pods on ${runtime}`, () => {
   it('runs a static pod from the worker\'s manifest directory and mirrors it to the apiserver', async () => {
     const worker = lab.worker('worker-2');
     await mkdir(join(worker.dir, 'manifests'), { recursive: true });
+    // Beside it, a manifest whose emptyDir name climbs out of the pod directory to /etc and one to a marker in /tmp:
+    // refused with the apiserver's words, and nothing of either is made. The good manifest still runs.
+    const etcBefore = await stat('/etc');
+    const marker = `/tmp/na-static-escape-${process.pid}-${runtime}`;
+    const climb = (to: string) => `${'../'.repeat(12)}${to.slice(1)}`;
+    await writeFile(join(worker.dir, 'manifests', 'evil.yaml'), `apiVersion: v1\nkind: Pod\nmetadata: {name: evil}\nspec:\n  volumes: [{name: "${climb('/etc')}", emptyDir: {}}, {name: "${climb(marker)}", emptyDir: {}}]\n  containers: [{name: c, image: "${busybox}", command: [sleep, "3600"]}]\n`);
     await writeFile(join(worker.dir, 'manifests', 'static-web.yaml'), `apiVersion: v1\nkind: Pod\nmetadata: {name: static-web, labels: {tier: static}}\nspec:\n  terminationGracePeriodSeconds: 2\n  containers: [{name: web, image: "${busybox}", command: [sleep, "3600"]}]\n`);
     const mirror = await eventually('the mirror pod Running', 60_000, async () => {
       const r = await kubectl(lab, ['get', 'pod', 'static-web-worker-2', '-o', 'json'], { reject: false });
@@ -211,6 +217,13 @@ for (const runtime of testRuntimes) describe(`pods on ${runtime}`, () => {
     expect(mirror.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'Node', name: 'worker-2' })]);
     expect(mirror.spec.nodeName).toBe('worker-2');
     expect(mirror.status.containerStatuses[0]).toMatchObject({ name: 'web', ready: true, restartCount: 0 });
+    const agentLog = await readFile(join(worker.dir, 'agent.log'), 'utf8');
+    expect(agentLog).toMatch(/static pod manifest skipped: [^"]*evil\.yaml: invalid pod: spec\.volumes\[0\]\.name: Invalid value: \\?"(\.\.\/)+etc\\?": a lowercase RFC 1123 label/);
+    await expect(stat(marker)).rejects.toMatchObject({ code: 'ENOENT' });
+    const etcAfter = await stat('/etc');
+    expect([etcAfter.mode, etcAfter.mtimeMs, etcAfter.ctimeMs]).toEqual([etcBefore.mode, etcBefore.mtimeMs, etcBefore.ctimeMs]);
+    expect((await kubectl(lab, ['get', 'pod', 'evil-worker-2'], { reject: false })).exitCode).not.toBe(0);
+    await rm(join(worker.dir, 'manifests', 'evil.yaml'));
     // Removing the manifest removes the pod and its mirror.
     await rm(join(worker.dir, 'manifests', 'static-web.yaml'));
     await eventually('the static pod and its mirror gone', 40_000, async () => {
