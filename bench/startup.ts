@@ -100,7 +100,7 @@ async function measure(runtime: RuntimeName, n: number, log: (line: string) => v
 
 function floorSandbox(prefix: string, i: number, logRoot: string): SandboxConfig {
   const ref = { name: `floor-${i}`, namespace: 'default', uid: `${prefix}-floor-${i}`, attempt: 0 };
-  return { pod: ref, hostname: ref.name, hostNetwork: false, shareProcessNamespace: false, labels: podLabels(ref), annotations: {}, logDirectory: join(logRoot, ref.uid), portMappings: [], cgroupParent: '', security: { privileged: false } };
+  return { pod: ref, hostname: ref.name, hostNetwork: false, shareProcessNamespace: false, labels: podLabels(ref), annotations: {}, logDirectory: join(logRoot, ref.uid), portMappings: [], cgroupParent: '', security: { privileged: false, hostPID: false, hostIPC: false, sysctls: {} } };
 }
 
 function floorContainer(sandbox: SandboxConfig) {

@@ -1,5 +1,5 @@
-import type { V1Container, V1Pod } from '@kubernetes/client-node';
-import type { ContainerConfig, Mount, PodRef, Resources, SandboxConfig, SecurityConfig } from '../runtime/types.ts';
+import type { V1Container, V1Pod, V1SeccompProfile } from '@kubernetes/client-node';
+import type { ContainerConfig, Mount, PodRef, Resources, SandboxConfig, SeccompProfile, SecurityConfig } from '../runtime/types.ts';
 import { Annotations, Labels } from '../runtime/labels.ts';
 import { expand } from './env.ts';
 import { subPathTextError } from '../volumes/subpath-rules.ts';
@@ -38,7 +38,17 @@ export function containerSecurity(pod: V1Pod, container: V1Container): SecurityC
     capAdd: sc.capabilities?.add ?? [],
     capDrop: sc.capabilities?.drop ?? [],
     readOnlyRootFilesystem: sc.readOnlyRootFilesystem ?? false,
+    // Kubelet: no_new_privs exactly when allowPrivilegeEscalation is false (unset leaves it off).
+    noNewPrivileges: sc.allowPrivilegeEscalation === false,
+    seccomp: seccompProfile(sc.seccompProfile ?? podSc.seccompProfile),
   };
+}
+
+/** The container's seccomp profile, the container's field over the pod's; unset is Unconfined, kubelet's default. */
+function seccompProfile(profile: V1SeccompProfile | undefined): SeccompProfile {
+  if (profile?.type === 'RuntimeDefault') return { type: 'RuntimeDefault' };
+  if (profile?.type === 'Localhost') return { type: 'Localhost', localhostProfile: profile.localhostProfile ?? '' };
+  return { type: 'Unconfined' };
 }
 
 export function podLabels(ref: PodRef): Record<string, string> {

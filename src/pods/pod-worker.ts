@@ -9,6 +9,7 @@ import type { Mount, Runtime, SandboxConfig } from '../runtime/types.ts';
 import { type ClusterDns, type DnsConfig, podDnsConfig } from './dns-config.ts';
 import { managedHostsFile } from './etc-hosts.ts';
 import { ensurePrivateDir } from '../node/data-dirs.ts';
+import { unsupportedSecurity, verifyRunAsNonRoot } from './security-checks.ts';
 import { buildContainerConfig, containerMounts, podLabels } from './container-config.ts';
 import { CrashBackoff } from './crash-backoff.ts';
 import { envReferences, resolveEnv } from './env.ts';
@@ -302,6 +303,15 @@ export class PodSyncer {
       }
     } else if (start.attempt === 0) {
       this.event(pod, 'Normal', 'Pulled', `Container image "${image}" already present on machine`, spec.name);
+    }
+
+    // Security settings the node cannot honour, and kubelet's runAsNonRoot check against the image's user.
+    const pulled = policy === 'Always' || !present;
+    const imageUser = (pulled ? await this.deps.runtime.imageStatus(image).catch(() => undefined) : present) ?? {};
+    const insecure = unsupportedSecurity(pod, spec) ?? verifyRunAsNonRoot(pod, spec, imageUser);
+    if (insecure) {
+      wake(10_000);
+      return fail('CreateContainerConfigError', insecure, { reason: 'Failed', message: `Error: ${insecure}` });
     }
 
     // Environment and mounts.

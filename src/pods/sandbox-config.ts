@@ -34,5 +34,8 @@ export function sandboxSecurity(pod: V1Pod): SandboxSecurity {
     ...(sc.runAsGroup !== undefined ? { runAsGroup: sc.runAsGroup } : {}),
     ...(sc.supplementalGroups?.length ? { supplementalGroups: sc.supplementalGroups } : {}),
     privileged: containers.some((c) => c.securityContext?.privileged === true),
+    hostPID: pod.spec?.hostPID ?? false,
+    hostIPC: pod.spec?.hostIPC ?? false,
+    sysctls: Object.fromEntries((sc.sysctls ?? []).map((s) => [s.name, s.value])),
   };
 }

@@ -45,6 +45,11 @@ export interface SandboxSecurity {
   supplementalGroups?: number[];
   /** Any container of the pod is privileged (the sandbox must be too, as kubelet decides). */
   privileged: boolean;
+  /** hostPID / hostIPC: the pod's containers share the node's PID / IPC namespace. */
+  hostPID: boolean;
+  hostIPC: boolean;
+  /** Pod sysctls (already admitted: safe, or allowed by allowedUnsafeSysctls), set in the sandbox's namespaces. */
+  sysctls: Record<string, string>;
 }
 
 export interface SandboxConfig {
@@ -97,6 +102,12 @@ export interface Resources {
   memoryLimitBytes?: number;
 }
 
+/**
+ * A seccomp profile as Kubernetes names it. Kubelet's default for an unset profile is Unconfined
+ * (unless its seccompDefault is on); Localhost names a file below <root-dir>/seccomp.
+ */
+export type SeccompProfile = { type: 'RuntimeDefault' } | { type: 'Unconfined' } | { type: 'Localhost'; localhostProfile: string };
+
 export interface SecurityConfig {
   runAsUser?: number;
   runAsGroup?: number;
@@ -105,6 +116,9 @@ export interface SecurityConfig {
   capAdd: string[];
   capDrop: string[];
   readOnlyRootFilesystem: boolean;
+  /** allowPrivilegeEscalation: false, as the no_new_privs bit. */
+  noNewPrivileges: boolean;
+  seccomp: SeccompProfile;
 }
 
 export interface ContainerConfig {
@@ -173,6 +187,12 @@ export interface ImageInfo {
   repoTags: string[];
   repoDigests: string[];
   sizeBytes: number;
+  /**
+   * The user the image runs as, as CRI's Image reports it: a numeric uid, or else a user name.
+   * Neither means root. kubelet's runAsNonRoot check reads it.
+   */
+  uid?: number;
+  username?: string;
 }
 
 export interface LogOptions {

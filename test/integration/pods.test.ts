@@ -198,6 +198,47 @@ for (const runtime of testRuntimes) describe(`pods on ${runtime}`, () => {
     await kubectl(lab, ['delete', 'pod', 'token-reader', '--wait=false']);
   }, 90_000);
 
+  it('security context: runAsNonRoot with a root image fails with CreateContainerConfigError; no_new_privs, seccomp, capabilities, read-only root and hostPID take effect', async () => {
+    const node = 'worker-1';
+    const show = "grep -E '^(NoNewPrivs|Seccomp|CapEff):' /proc/self/status | tr -d '\\t'; (touch /rootfs-probe 2>/dev/null && echo rootfs=writable) || echo rootfs=readonly; echo pid1=$(cat /proc/1/comm); sleep 3600";
+    await apply(lab, podManifest('secctx', node, {
+      hostPID: true,
+      containers: [
+        // busybox names no user: it runs as root, which runAsNonRoot refuses before creating anything.
+        { name: 'nonroot', image: busybox, command: ['sleep', '3600'], securityContext: { runAsNonRoot: true } },
+        {
+          name: 'locked', image: busybox, command: ['sh', '-c', show],
+          securityContext: { allowPrivilegeEscalation: false, seccompProfile: { type: 'RuntimeDefault' }, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true },
+        },
+        { name: 'plain', image: busybox, command: ['sh', '-c', show] },
+      ],
+    }));
+    const pod = await eventually('nonroot refused, the others running', 60_000, async () => {
+      const p = await getPod(lab, 'secctx');
+      const status = (name: string) => p.status?.containerStatuses?.find((c: any) => c.name === name);
+      return status('nonroot')?.state?.waiting?.reason === 'CreateContainerConfigError' && status('locked')?.state?.running && status('plain')?.state?.running ? p : undefined;
+    });
+    const nonroot = pod.status.containerStatuses.find((c: any) => c.name === 'nonroot');
+    expect(nonroot.state.waiting.message).toBe(`container has runAsNonRoot and image will run as root (pod: "secctx_default(${pod.metadata.uid})", container: nonroot)`);
+    const events = await eventsOf(lab, 'secctx');
+    expect(events.some((e) => e.startsWith('Failed: Error: container has runAsNonRoot and image will run as root')), events.join('\n')).toBe(true);
+    expect(await cli(node).containers({ 'io.kubernetes.pod.name': 'secctx', 'io.kubernetes.container.name': 'nonroot' })).toEqual([]);
+    const worker = lab.worker(node);
+    const output = async (name: string) => eventually(`${name} printed its security state`, 20_000, async () => {
+      const lines = logFileLines(await readFile(join(worker.dir, 'pod-logs', `default_secctx_${pod.metadata.uid}`, name, '0.log'), 'utf8').catch(() => '')).map((l) => l.trim());
+      return lines.length >= 5 ? lines : undefined;
+    });
+    const hostInit = (await readFile('/proc/1/comm', 'utf8')).trim();
+    // /proc/self/status order: CapEff, NoNewPrivs, Seccomp.
+    expect(await output('locked')).toEqual(['CapEff:0000000000000000', 'NoNewPrivs:1', 'Seccomp:2', 'rootfs=readonly', `pid1=${hostInit}`]);
+    // Unset seccomp is Unconfined (kubelet's default), and nothing else is taken away either.
+    const plain = await output('plain');
+    expect(plain[0]).not.toBe('CapEff:0000000000000000');
+    expect(plain.slice(1, 3)).toEqual(['NoNewPrivs:0', 'Seccomp:0']);
+    expect(plain.slice(3)).toEqual(['rootfs=writable', `pid1=${hostInit}`]);
+    await kubectl(lab, ['delete', 'pod', 'secctx', '--wait=false']);
+  }, 90_000);
+
   it('runs a static pod from the worker\'s manifest directory and mirrors it to the apiserver', async () => {
     const worker = lab.worker('worker-2');
     await mkdir(join(worker.dir, 'manifests'), { recursive: true });

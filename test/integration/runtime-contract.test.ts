@@ -77,7 +77,7 @@ for (const backend of backends) {
       return {
         pod, hostname: pod.name, hostNetwork: true, shareProcessNamespace: false,
         labels: { 'io.kubernetes.pod.uid': pod.uid, app: 'contract' }, annotations: { note: 'kept' },
-        logDirectory: join(dir, 'logs', pod.uid), portMappings: [], cgroupParent: '', security: { privileged: false }, ...extra,
+        logDirectory: join(dir, 'logs', pod.uid), portMappings: [], cgroupParent: '', security: { privileged: false, hostPID: false, hostIPC: false, sysctls: {} }, ...extra,
       };
     }
 

@@ -24,7 +24,7 @@ const sandbox: SandboxConfig = {
   logDirectory: '/var/log/pods/shop_web_u-1',
   portMappings: [{ protocol: 'UDP', containerPort: 53, hostPort: 0, hostIP: '' }],
   cgroupParent: '/kubepods/burstable/podu-1',
-  security: { runAsUser: 1000, supplementalGroups: [5, 6], privileged: false },
+  security: { runAsUser: 1000, supplementalGroups: [5, 6], privileged: false, hostPID: false, hostIPC: false, sysctls: {} },
   dnsConfig: { servers: ['10.96.0.10'], searches: ['shop.svc.cluster.local'], options: ['ndots:5'] },
 };
 
@@ -183,7 +183,7 @@ describe('pod-level sandbox settings', () => {
       { protocol: 'TCP', containerPort: 80, hostPort: 0, hostIP: '' },
       { protocol: 'UDP', containerPort: 53, hostPort: 5353, hostIP: '127.0.0.1' },
     ]);
-    expect(sandboxSecurity({ spec: { securityContext: { runAsUser: 5, runAsGroup: 6 }, containers: [{ name: 'a', securityContext: { privileged: true } }] } })).toEqual({ runAsUser: 5, runAsGroup: 6, privileged: true });
+    expect(sandboxSecurity({ spec: { securityContext: { runAsUser: 5, runAsGroup: 6 }, containers: [{ name: 'a', securityContext: { privileged: true } }] } })).toEqual({ runAsUser: 5, runAsGroup: 6, privileged: true, hostPID: false, hostIPC: false, sysctls: {} });
   });
 });
 

@@ -72,7 +72,7 @@ describe('container configuration', () => {
 
   it('expands $(VAR) in command and args, and labels the container for adoption', () => {
     const spec: V1Container = { name: 'c', image: 'img', command: ['echo', '$(GREETING)'], args: ['$(MISSING)'] };
-    const sandbox = { pod: { name: 'p', namespace: 'ns', uid: 'u1', attempt: 0 }, hostname: 'p', hostNetwork: false, shareProcessNamespace: false, labels: {}, annotations: {}, logDirectory: '/logs/ns_p_u1', portMappings: [], cgroupParent: '', security: { privileged: false } };
+    const sandbox = { pod: { name: 'p', namespace: 'ns', uid: 'u1', attempt: 0 }, hostname: 'p', hostNetwork: false, shareProcessNamespace: false, labels: {}, annotations: {}, logDirectory: '/logs/ns_p_u1', portMappings: [], cgroupParent: '', security: { privileged: false, hostPID: false, hostIPC: false, sysctls: {} } };
     const config = buildContainerConfig({ ...pod, spec: { containers: [spec] } }, spec, 2, [{ name: 'GREETING', value: 'hi' }], [], sandbox);
     expect(config).toMatchObject({ command: ['echo', 'hi'], args: ['$(MISSING)'], attempt: 2, logPath: 'c/2.log' });
     expect(config.labels).toMatchObject({ 'io.kubernetes.pod.uid': 'u1', 'io.kubernetes.container.name': 'c' });

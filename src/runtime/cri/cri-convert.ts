@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import { Annotations, Labels, containerLabels, sandboxLabels } from '../labels.ts';
 import type {
   ContainerConfig,
@@ -7,6 +8,7 @@ import type {
   RuntimeObjectSummary,
   SandboxConfig,
   SandboxStatus,
+  SeccompProfile,
 } from '../types.ts';
 import type {
   CriContainer,
@@ -19,7 +21,11 @@ import type {
   PodSandbox,
   PodSandboxConfig,
   PodSandboxStatus,
+  SecurityProfile,
 } from './cri-messages.ts';
+
+/** kubelet's --root-dir counterpart when the owner names none. */
+const defaultRootDir = '/var/lib/node-agent';
 
 /**
  * Pure mappings between the agent's runtime types and CRI messages, the way kubelet's kuberuntime
@@ -42,9 +48,10 @@ export function isOwned(labels: Record<string, string>, owner: Owner): boolean {
   return labels[Labels.managedBy] === 'true' && labels[Labels.node] === owner.nodeName && (owner.rootDir === undefined || labels[Labels.root] === owner.rootDir);
 }
 
-/** kubelet's namespace choices: the pod's network (or the node's), IPC always the pod's, PID per shareProcessNamespace. */
+/** kubelet's namespace choices: network the pod's or the node's (hostNetwork), PID per hostPID and shareProcessNamespace, IPC the pod's or the node's (hostIPC). */
 export function namespaceOptions(sandbox: SandboxConfig): NamespaceOption {
-  return { network: sandbox.hostNetwork ? 'NODE' : 'POD', pid: sandbox.shareProcessNamespace ? 'POD' : 'CONTAINER', ipc: 'POD' };
+  const { hostPID, hostIPC } = sandbox.security;
+  return { network: sandbox.hostNetwork ? 'NODE' : 'POD', pid: hostPID ? 'NODE' : sandbox.shareProcessNamespace ? 'POD' : 'CONTAINER', ipc: hostIPC ? 'NODE' : 'POD' };
 }
 
 const int64 = (n: number): Int64 => String(Math.trunc(n));
@@ -69,8 +76,27 @@ export function podSandboxConfig(config: SandboxConfig, owner: Owner): PodSandbo
         ...(security.supplementalGroups ? { supplementalGroups: security.supplementalGroups.map(int64) } : {}),
         privileged: security.privileged,
       },
+      ...(Object.keys(security.sysctls).length > 0 ? { sysctls: security.sysctls } : {}),
     },
   };
+}
+
+/**
+ * The container's seccomp profile both ways kubelet sends it: the `seccomp` message, and the
+ * deprecated path string that runtimes older than the message still read. A Localhost profile
+ * is a file below <root-dir>/seccomp, named by its absolute path as kubelet does.
+ */
+export function criSeccomp(profile: SeccompProfile, rootDir: string): { seccomp: SecurityProfile; seccompProfilePath: string } {
+  switch (profile.type) {
+    case 'RuntimeDefault':
+      return { seccomp: { profileType: 'RuntimeDefault' }, seccompProfilePath: 'runtime/default' };
+    case 'Localhost': {
+      const path = posix.join(rootDir, 'seccomp', profile.localhostProfile);
+      return { seccomp: { profileType: 'Localhost', localhostRef: path }, seccompProfilePath: `localhost/${path}` };
+    }
+    default:
+      return { seccomp: { profileType: 'Unconfined' }, seccompProfilePath: 'unconfined' };
+  }
 }
 
 export function criContainerConfig(sandboxId: string, config: ContainerConfig, sandbox: SandboxConfig, owner: Owner): CriContainerConfig {
@@ -107,6 +133,8 @@ export function criContainerConfig(sandboxId: string, config: ContainerConfig, s
         ...(s.runAsGroup !== undefined ? { runAsGroup: { value: int64(s.runAsGroup) } } : {}),
         readonlyRootfs: s.readOnlyRootFilesystem,
         ...(s.supplementalGroups ? { supplementalGroups: s.supplementalGroups.map(int64) } : {}),
+        noNewPrivs: s.noNewPrivileges,
+        ...criSeccomp(s.seccomp, owner.rootDir ?? defaultRootDir),
       },
     },
   };
@@ -179,5 +207,11 @@ export function containerSummary(c: CriContainer): RuntimeObjectSummary {
 }
 
 export function toImageInfo(i: CriImage): ImageInfo {
-  return { id: i.id, repoTags: i.repoTags, repoDigests: i.repoDigests, sizeBytes: Number(i.size) };
+  return {
+    id: i.id,
+    repoTags: i.repoTags,
+    repoDigests: i.repoDigests,
+    sizeBytes: Number(i.size),
+    ...(i.uid ? { uid: Number(i.uid.value) } : i.username ? { username: i.username } : {}),
+  };
 }

@@ -66,6 +66,8 @@ export interface LinuxSandboxSecurityContext {
   readonlyRootfs?: boolean;
   supplementalGroups?: Int64[];
   privileged?: boolean;
+  /** The deprecated string form ("runtime/default", "unconfined", "localhost/<path>"), sent beside `seccomp` as kubelet does for older runtimes. */
+  seccompProfilePath?: string;
   seccomp?: SecurityProfile;
 }
 
@@ -153,6 +155,7 @@ export interface LinuxContainerSecurityContext {
   readonlyRootfs?: boolean;
   supplementalGroups?: Int64[];
   noNewPrivs?: boolean;
+  seccompProfilePath?: string;
   seccomp?: SecurityProfile;
 }
 

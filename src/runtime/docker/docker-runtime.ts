@@ -6,6 +6,8 @@ import { AgentError, ErrorCode, describeError } from '../../errors.ts';
 import type { PodNetwork } from '../../net/pod-network.ts';
 import { resolvConfText } from '../../pods/dns-config.ts';
 import { BoundedBuffer } from '../../util/bounded-buffer.ts';
+import { imageUser } from '../image-user.ts';
+import { readSeccompProfile } from '../seccomp-profile.ts';
 import { Semaphore } from '../../util/semaphore.ts';
 import { Annotations, Labels, containerLabels, sandboxLabels } from '../labels.ts';
 import type {
@@ -122,7 +124,10 @@ export class DockerRuntime implements Runtime {
         ),
         HostConfig: {
           NetworkMode: config.hostNetwork ? 'host' : 'none',
-          IpcMode: 'shareable',
+          IpcMode: config.security.hostIPC ? 'host' : 'shareable',
+          ...(config.security.hostPID ? { PidMode: 'host' } : {}),
+          // Pod sysctls live in the sandbox's namespaces (net.* in its netns, kernel.shm*/msg* in its IPC), which the containers join.
+          ...(Object.keys(config.security.sysctls).length > 0 ? { Sysctls: config.security.sysctls } : {}),
           ...(config.cgroupParent ? { CgroupParent: config.cgroupParent } : {}),
           RestartPolicy: { Name: 'no' },
           LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '5' } },
@@ -259,6 +264,7 @@ export class DockerRuntime implements Runtime {
     const r = config.resources;
     const user = s.runAsUser !== undefined ? `${s.runAsUser}${s.runAsGroup !== undefined ? `:${s.runAsGroup}` : ''}` : undefined;
     const share = `container:${sandboxId}`;
+    const securityOpt = await this.securityOptions(s);
     let id: string;
     try {
       const created = await this.api((d) => d.createContainer({
@@ -277,8 +283,9 @@ export class DockerRuntime implements Runtime {
         ),
         HostConfig: {
           NetworkMode: sandbox.hostNetwork ? 'host' : share,
-          IpcMode: share,
-          ...(sandbox.shareProcessNamespace ? { PidMode: share } : {}),
+          IpcMode: sandbox.security.hostIPC ? 'host' : share,
+          ...(sandbox.security.hostPID ? { PidMode: 'host' } : sandbox.shareProcessNamespace ? { PidMode: share } : {}),
+          SecurityOpt: securityOpt,
           ...(sandbox.cgroupParent ? { CgroupParent: sandbox.cgroupParent } : {}),
           Binds: [
             ...config.mounts.map((m) => `${m.hostPath}:${m.containerPath}${m.readOnly ? ':ro' : ''}`),
@@ -307,6 +314,26 @@ export class DockerRuntime implements Runtime {
     await unlink(link).catch(() => undefined);
     await symlink(join(await this.dockerRoot(), 'containers', id, `${id}-json.log`), link);
     return id;
+  }
+
+  /**
+   * Docker's --security-opt for no_new_privs and seccomp. Docker applies its default profile when
+   * told nothing, so Unconfined (kubelet's default for an unset profile) must be said, and a
+   * Localhost profile is handed over as its JSON text, read from <root-dir>/seccomp without
+   * following a link out of it.
+   */
+  private async securityOptions(s: ContainerConfig['security']): Promise<string[]> {
+    const out: string[] = [];
+    if (s.noNewPrivileges) out.push('no-new-privileges');
+    if (s.seccomp.type === 'Unconfined') out.push('seccomp=unconfined');
+    if (s.seccomp.type === 'Localhost') {
+      const profile = s.seccomp.localhostProfile;
+      const text = await readSeccompProfile(join(this.options.rootDir ?? DEFAULT_ROOT_DIR, 'seccomp'), profile).catch((err: unknown) => {
+        throw new AgentError(ErrorCode.ContainerCreate, `cannot load seccomp profile ${JSON.stringify(profile)}: ${describeError(err)}`, { reason: 'CreateContainerError' });
+      });
+      out.push(`seccomp=${text}`);
+    }
+    return out;
   }
 
   async startContainer(id: string): Promise<void> {
@@ -440,7 +467,7 @@ export class DockerRuntime implements Runtime {
   async imageStatus(image: string): Promise<ImageInfo | undefined> {
     try {
       const info = await this.api((d) => d.getImage(image).inspect());
-      return { id: info.Id, repoTags: info.RepoTags ?? [], repoDigests: info.RepoDigests ?? [], sizeBytes: info.Size };
+      return { id: info.Id, repoTags: info.RepoTags ?? [], repoDigests: info.RepoDigests ?? [], sizeBytes: info.Size, ...imageUser(info.Config?.User) };
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode === 404) return undefined;
       throw this.unavailableOr(err);
