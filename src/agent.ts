@@ -117,6 +117,7 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
         const a = status.node?.status?.allocatable ?? {};
         return { cpu: a['cpu'] ?? String(machine.cpuCores), memory: a['memory'] ?? String(machine.memoryBytes) };
       },
+      node: () => status.node,
       log,
     });
     pods.staticSource.setNodeUid(registered.metadata?.uid ?? '');

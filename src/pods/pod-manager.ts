@@ -8,6 +8,7 @@ import { sleep } from '../util/sleep.ts';
 import type { PodSyncer } from './pod-worker.ts';
 import { isStaticPod, podKey } from './pod-util.ts';
 import { mirrorUidAnnotation } from './static-source.ts';
+import type { Admission } from './admission.ts';
 
 type WorkerState = 'syncing' | 'terminating' | 'terminated';
 
@@ -29,6 +30,8 @@ interface Worker {
   timer: NodeJS.Timeout | undefined;
   /** The last sync's error while syncs keep failing; undefined once one succeeds. */
   failing?: string | undefined;
+  /** Refused at admission: never synced, reported Failed once. */
+  rejected?: boolean;
 }
 
 export interface PodManagerOptions {
@@ -42,7 +45,12 @@ export interface PodManagerOptions {
   resyncMs?: number;
   /** How often the runtime is relisted to notice containers that died behind the agent's back (PLEG). */
   relistMs?: number;
+  /** Admission of a pod new to this node, beside the pods admitted before it (admission.ts); all are admitted without it. */
+  admit?: (pod: V1Pod, active: V1Pod[]) => Admission;
 }
+
+/** The reasons admission gives: a pod already Failed with one of them was refused before (an agent restart). */
+const rejectionReasons = new Set(['OutOfpods', 'OutOfcpu', 'OutOfmemory', 'NodeAffinity', 'Taint', 'SysctlForbidden']);
 
 /**
  * The pod workers: one serial worker per pod uid (updates to a pod that is syncing are merged into
@@ -69,7 +77,10 @@ export class PodManager {
    */
   setPods(source: string, pods: V1Pod[], isFromSource: (pod: V1Pod) => boolean = () => true): void {
     const seen = new Set<string>();
-    for (const pod of pods) {
+    // Oldest first, as kubelet's HandlePodAdditions: after a restart the pods that ran before are
+    // admitted before the ones that came later, so capacity keeps the same pods running.
+    const byAge = [...pods].sort((a, b) => String(a.metadata?.creationTimestamp ?? '').localeCompare(String(b.metadata?.creationTimestamp ?? '')));
+    for (const pod of byAge) {
       seen.add(pod.metadata?.uid ?? '');
       this.upsert(pod);
     }
@@ -91,9 +102,27 @@ export class PodManager {
         if (worker.state === 'terminated') worker.state = 'syncing';
       }
     } else {
+      const refusal = this.admission(pod);
+      if (refusal) {
+        this.workers.set(uid, { pod, removed: false, state: 'terminated', pending: false, running: undefined, timer: undefined, rejected: true });
+        if (refusal.report) this.options.syncer.reject(pod, refusal.reason, refusal.message, statusTargetOf(pod));
+        return;
+      }
       this.workers.set(uid, { pod, removed: false, state: 'syncing', pending: false, running: undefined, timer: undefined });
     }
+    if (worker?.rejected && !worker.removed && !pod.metadata?.deletionTimestamp) return;
     this.enqueue(uid);
+  }
+
+  /** Why a pod new to the manager is refused (report: whether to write its status now), or undefined. */
+  private admission(pod: V1Pod): { reason: string; message: string; report: boolean } | undefined {
+    if (pod.metadata?.deletionTimestamp) return undefined;
+    // Refused by an earlier run of the agent: keep it refused, write nothing again.
+    if (pod.status?.phase === 'Failed' && rejectionReasons.has(pod.status.reason ?? '')) return { reason: pod.status.reason ?? '', message: pod.status.message ?? '', report: false };
+    if (pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded' || !this.options.admit) return undefined;
+    const active = [...this.workers.values()].filter((w) => w.state === 'syncing' && !w.removed && !w.rejected && !isTerminal(w.pod)).map((w) => w.pod);
+    const verdict = this.options.admit(pod, active);
+    return verdict.admit ? undefined : { reason: verdict.reason, message: verdict.message, report: true };
   }
 
   remove(uid: string): void {
@@ -257,4 +286,9 @@ function statusTargetOf(pod: V1Pod): { namespace: string; name: string; uid: str
   if (!isStaticPod(pod)) return undefined;
   if (!mirrorUid) return undefined;
   return { namespace: pod.metadata?.namespace ?? 'default', name: pod.metadata?.name ?? '', uid: mirrorUid };
+}
+
+/** A pod whose status says it is done: it holds no capacity any more. */
+function isTerminal(pod: V1Pod): boolean {
+  return pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
 }

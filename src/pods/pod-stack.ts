@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
+import type { KubeConfig, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { AgentConfig } from '../config/types.ts';
 import type { EventRecorder } from '../kube/event-recorder.ts';
 import type { PodApi } from '../kube/pod-api.ts';
@@ -11,6 +11,7 @@ import { PodManager } from './pod-manager.ts';
 import { PodStatusSync } from './pod-status-sync.ts';
 import { PodSyncer } from './pod-worker.ts';
 import { StaticPodSource } from './static-source.ts';
+import { admitPod } from './admission.ts';
 import { parseResolvConf } from './dns-config.ts';
 import { ProbeManager } from '../probes/probe-manager.ts';
 import { unhealthyEvent } from '../probes/probe-events.ts';
@@ -39,6 +40,8 @@ export function createPodStack(options: {
   api: PodApi | undefined;
   events: EventRecorder;
   nodeAllocatable: () => { cpu: string; memory: string };
+  /** This node as the apiserver last showed it (labels, taints, allocatable) for admission; undefined standalone. */
+  node?: () => V1Node | undefined;
   log: Logger;
 }) {
   const { config, runtime, kc, events, log } = options;
@@ -111,7 +114,12 @@ export function createPodStack(options: {
     log,
   });
   const sources = kc ? ['file', 'api'] : ['file'];
-  const podManager = new PodManager({ syncer, runtime, api, log, sources });
+  const admit = (pod: V1Pod, active: V1Pod[]) => {
+    const node = options.node?.();
+    const allocatable = { ...options.nodeAllocatable(), ...(node?.status?.allocatable ?? {}) };
+    return admitPod(pod, active, { allocatable, labels: node?.metadata?.labels ?? {}, taints: node?.spec?.taints ?? [] }, { nodeName: config.nodeName, maxPods: config.maxPods });
+  };
+  const podManager = new PodManager({ syncer, runtime, api, log, sources, admit });
   workers.manager = podManager;
   const mirrors = new Map<string, V1Pod>();
   const staticSource = new StaticPodSource({

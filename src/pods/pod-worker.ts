@@ -10,6 +10,7 @@ import { type ClusterDns, type DnsConfig, podDnsConfig } from './dns-config.ts';
 import { managedHostsFile } from './etc-hosts.ts';
 import { ensurePrivateDir } from '../node/data-dirs.ts';
 import { unsupportedSecurity, verifyRunAsNonRoot } from './security-checks.ts';
+import { qosClass } from './qos.ts';
 import { buildContainerConfig, containerMounts, podLabels } from './container-config.ts';
 import { CrashBackoff } from './crash-backoff.ts';
 import { envReferences, resolveEnv } from './env.ts';
@@ -185,6 +186,27 @@ export class PodSyncer {
     });
     this.deps.statusSync.set(pod, status, statusTarget);
     return wakeIn;
+  }
+
+  /**
+   * A pod the node refused at admission (admission.ts): phase Failed with the reason and
+   * "Pod was rejected: <message>", and a Warning event with the reason, as kubelet's rejectPod.
+   * Nothing of it is created.
+   */
+  reject(pod: V1Pod, reason: string, message: string, statusTarget?: { namespace: string; name: string; uid: string }): void {
+    this.deps.log.warn({ pod: podKey(pod), uid: podUid(pod), reason }, `pod rejected: ${message}`);
+    this.event(pod, 'Warning', reason, message);
+    this.deps.statusSync.set(pod, {
+      phase: 'Failed',
+      reason,
+      message: `Pod was rejected: ${message}`,
+      conditions: [],
+      hostIP: this.deps.nodeIP,
+      hostIPs: this.deps.nodeIP ? [{ ip: this.deps.nodeIP }] : [],
+      startTime: pod.status?.startTime ? new Date(pod.status.startTime).toISOString() : new Date(this.now()).toISOString(),
+      qosClass: qosClass(pod),
+      containerStatuses: [],
+    }, statusTarget);
   }
 
   /**

@@ -239,6 +239,44 @@ for (const runtime of testRuntimes) describe(`pods on ${runtime}`, () => {
     await kubectl(lab, ['delete', 'pod', 'secctx', '--wait=false']);
   }, 90_000);
 
+  it('admission: a pod asking for 1000 CPUs is OutOfcpu and one over maxPods is OutOfpods, both phase Failed with an event; the pods before them run', async () => {
+    const node = 'worker-2';
+    const worker = lab.worker(node);
+    const sleeper = { containers: [{ name: 'c', image: busybox, command: ['sleep', '3600'] }], terminationGracePeriodSeconds: 1 };
+    await apply(lab, podManifest('hungry', node, { containers: [{ name: 'c', image: busybox, command: ['sleep', '3600'], resources: { requests: { cpu: '1000' } } }] }));
+    const rejected = async (name: string) => eventually(`${name} rejected`, 30_000, async () => {
+      const p = await getPod(lab, name);
+      return p.status?.phase === 'Failed' ? p : undefined;
+    });
+    const hungry = await rejected('hungry');
+    expect(hungry.status.reason).toBe('OutOfcpu');
+    expect(hungry.status.message).toMatch(/^Pod was rejected: Node didn't have enough resource: cpu, requested: 1000000, used: \d+, capacity: \d+$/);
+    expect((await eventsOf(lab, 'hungry')).some((e) => e.startsWith("OutOfcpu: Node didn't have enough resource: cpu"))).toBe(true);
+    expect(await cli(node).containers({ 'io.kubernetes.pod.name': 'hungry' })).toEqual([]);
+
+    // maxPods one above what runs there now: the next pod fits, the one after is OutOfpods.
+    const list = await kubectlJson(lab, ['get', 'pods', '-A', '--field-selector', `spec.nodeName=${node}`]);
+    const active = list.items.filter((p: any) => p.status?.phase !== 'Failed' && p.status?.phase !== 'Succeeded').length;
+    await lab.stopAgent(node, 'SIGTERM');
+    await lab.prepareWorker(worker, { maxPods: active + 1 });
+    await lab.startAgent(node);
+    try {
+      await apply(lab, podManifest('fits', node, sleeper));
+      await eventually('fits Running', 60_000, async () => (await getPod(lab, 'fits')).status?.phase === 'Running');
+      await apply(lab, podManifest('one-too-many', node, sleeper));
+      const over = await rejected('one-too-many');
+      expect(over.status.reason).toBe('OutOfpods');
+      expect(over.status.message).toBe(`Pod was rejected: Node didn't have enough resource: pods, requested: 1, used: ${active + 1}, capacity: ${active + 1}`);
+      // The pods admitted before are untouched by the restart and the refusal.
+      expect((await getPod(lab, 'fits')).status.phase).toBe('Running');
+    } finally {
+      await lab.stopAgent(node, 'SIGTERM');
+      await lab.prepareWorker(worker);
+      await lab.startAgent(node);
+      await kubectl(lab, ['delete', 'pod', 'hungry', 'fits', 'one-too-many', '--wait=false', '--ignore-not-found']);
+    }
+  }, 150_000);
+
   it('runs a static pod from the worker\'s manifest directory and mirrors it to the apiserver', async () => {
     const worker = lab.worker('worker-2');
     await mkdir(join(worker.dir, 'manifests'), { recursive: true });
