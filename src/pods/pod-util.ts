@@ -10,6 +10,11 @@ export function podUid(pod: V1Pod): string {
   return pod.metadata?.uid ?? '';
 }
 
+/** kubelet's format.Pod, "name_namespace(uid)", as its messages and events name a pod. */
+export function formatPod(pod: V1Pod): string {
+  return `${pod.metadata?.name ?? ''}_${pod.metadata?.namespace ?? ''}(${podUid(pod)})`;
+}
+
 export type RestartPolicy = 'Always' | 'OnFailure' | 'Never';
 
 export function restartPolicy(pod: V1Pod): RestartPolicy {

@@ -1,4 +1,5 @@
 import { posix } from 'node:path';
+import { dns1123LabelError, dns1123SubdomainError } from '../util/dns-names.ts';
 import type { V1Container, V1KeyToPath, V1Pod, V1Volume } from '@kubernetes/client-node';
 
 /**
@@ -9,29 +10,15 @@ import type { V1Container, V1KeyToPath, V1Pod, V1Volume } from '@kubernetes/clie
  * are the apiserver's ("spec.volumes[0].name: Invalid value: ...") so they read as a user knows them.
  */
 
-const dns1123LabelRe = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const dns1123SubdomainRe = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const envVarNameRe = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 const portNameRe = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 
-const labelMessage = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
-const subdomainMessage = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
 
 const invalid = (field: string, value: unknown, detail: string) => `${field}: Invalid value: ${JSON.stringify(value)}: ${detail}`;
 const required = (field: string) => `${field}: Required value`;
 const duplicate = (field: string, value: unknown) => `${field}: Duplicate value: ${JSON.stringify(value)}`;
 const notFound = (field: string, value: unknown) => `${field}: Not found: ${JSON.stringify(value)}`;
 const unsupported = (field: string, value: unknown, allowed: string[]) => `${field}: Unsupported value: ${JSON.stringify(value)}: supported values: ${allowed.map((a) => `"${a}"`).join(', ')}`;
-
-export function dns1123LabelError(value: string): string | undefined {
-  if (value.length > 63) return 'must be no more than 63 characters';
-  return dns1123LabelRe.test(value) ? undefined : labelMessage;
-}
-
-export function dns1123SubdomainError(value: string): string | undefined {
-  if (value.length > 253) return 'must be no more than 253 characters';
-  return dns1123SubdomainRe.test(value) ? undefined : subdomainMessage;
-}
 
 /** The apiserver's validateLocalDescendingPath: relative, and no ".." element. */
 export function localDescendingPathError(path: string): string | undefined {

@@ -19,7 +19,7 @@ import type { ProbeManager } from '../probes/probe-manager.ts';
 import { computePodActions, type ContainerToStart } from './pod-actions.ts';
 import { generatePodStatus } from './pod-status.ts';
 import type { PodStatusSync } from './pod-status-sync.ts';
-import { gracePeriodSeconds, imagePullPolicy, podKey, podUid } from './pod-util.ts';
+import { formatPod, gracePeriodSeconds, imagePullPolicy, podKey, podUid } from './pod-util.ts';
 import { attemptsOf, latestSandbox, type ObservedPod } from './observed.ts';
 import { Labels } from '../runtime/labels.ts';
 import { podCgroupParent, podPortMappings, sandboxSecurity } from './sandbox-config.ts';
@@ -160,8 +160,8 @@ export class PodSyncer {
         }
       }
       for (const b of actions.backingOff) {
-        waiting.set(b.name, { reason: 'CrashLoopBackOff', message: `${b.message} pod=${pod.metadata?.name ?? ''}_${pod.metadata?.namespace ?? ''}(${uid})` });
-        this.event(pod, 'Warning', 'BackOff', `Back-off restarting failed container ${b.name} in pod ${pod.metadata?.name ?? ''}_${pod.metadata?.namespace ?? ''}(${uid})`, b.name);
+        waiting.set(b.name, { reason: 'CrashLoopBackOff', message: `${b.message} pod=${formatPod(pod)}` });
+        this.event(pod, 'Warning', 'BackOff', `Back-off restarting failed container ${b.name} in pod ${formatPod(pod)}`, b.name);
         wake(b.remainingMs + 50);
       }
     }

@@ -1,16 +1,12 @@
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import { localDescendingPathError } from './pod-validation.ts';
+import { formatPod } from './pod-util.ts';
 
 /**
  * The checks the kubelet makes on a container's security context before it creates the
  * container, each a CreateContainerConfigError when it fails. Pure: the image's user comes in as
  * the runtime reported it.
  */
-
-/** kubelet's format.Pod: "name_namespace(uid)". */
-function formatPod(pod: V1Pod): string {
-  return `${pod.metadata?.name ?? ''}_${pod.metadata?.namespace ?? ''}(${pod.metadata?.uid ?? ''})`;
-}
 
 /**
  * kubelet's verifyRunAsNonRoot. With runAsNonRoot true (the container's setting over the pod's),

@@ -1,5 +1,6 @@
 import { chmod, mkdir, readdir, realpath, rm, stat } from 'node:fs/promises';
 import { ensureDataDirs, ensurePrivateDir } from '../node/data-dirs.ts';
+import { dns1123LabelError } from '../util/dns-names.ts';
 import { dirname, join } from 'node:path';
 import type { V1ConfigMap, V1Container, V1Pod, V1Secret, V1Volume } from '@kubernetes/client-node';
 import { AgentError, ErrorCode, describeError } from '../errors.ts';
@@ -178,8 +179,8 @@ export interface SubPathRequest {
   subPath: string;
 }
 
-/** RFC 1123 label, as the apiserver requires of volume and container names. */
-const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** An RFC 1123 label (at most 63 characters), as the apiserver requires of volume and container names. */
+const isDnsLabel = (name: string): boolean => dns1123LabelError(name) === undefined;
 
 /** Pod uids become directory names: nothing that could climb out of <root>/pods. */
 function checkUid(uid: string | undefined): string {
@@ -284,7 +285,7 @@ export class VolumeManager {
       const fail = (message: string) =>
         new AgentError(ErrorCode.ContainerConfig, `failed to prepare subPath for volumeMount "${request.volume}" of container "${request.container}": ${message}`, { reason: 'CreateContainerConfigError' });
       for (const name of [request.volume, request.container]) {
-        if (!dnsLabel.test(name)) throw fail(`"${name}" is not a valid volume or container name (a DNS label)`);
+        if (!isDnsLabel(name)) throw fail(`"${name}" is not a valid volume or container name (a DNS label)`);
       }
       const target = join(await this.root(), 'pods', uid, 'volume-subpaths', request.volume, request.container, String(request.index));
       try {
@@ -313,7 +314,7 @@ export class VolumeManager {
 
   private async setUpVolume(pod: V1Pod, uid: string, volume: V1Volume, context: SetUpContext): Promise<MountedVolume> {
     // The name becomes a directory: a second guard behind the apiserver's and the static pod source's validation.
-    if (typeof volume.name !== 'string' || !dnsLabel.test(volume.name)) {
+    if (typeof volume.name !== 'string' || !isDnsLabel(volume.name)) {
       throw new AgentError(ErrorCode.VolumeMount, `volume name ${JSON.stringify(volume.name)} is not a valid volume name (a DNS label); nothing was written`, { reason: 'FailedMount' });
     }
     const unsupported = unsupportedType(volume);
