@@ -188,7 +188,7 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
         if (!signal.aborted) nodeNetwork?.kick();
       }
     };
-    Object.assign(stats, { podCIDR, statusUpdates: status.stats, lease: lease.stats, nodeWatch: nodeWatch.stats, pods: pods.stats });
+    Object.assign(stats, { podCIDR, statusUpdates: status.stats, lease: lease.stats, nodeWatch: nodeWatch.stats, pods: pods.stats, events: () => events.stats() });
     await Promise.all([status.run(signal), lease.run(signal), nodeWatch.run(signal), pods.run(signal), peerWatch?.run(signal), resync()]);
   } finally {
     nodeNetwork?.close();

@@ -1,6 +1,11 @@
-import { CoreV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
+import type { CoreV1Event, KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../log/logger.ts';
+import { DropOldestQueue } from '../util/drop-oldest-queue.ts';
+import { LruCache } from '../util/lru.ts';
 import { classifyApiError } from './api-error.ts';
+import { eventKey, spamKey, type EventSource } from './event-key.ts';
+import { apiEventSink, type EventSink } from './event-sink.ts';
+import { defaultSpamFilterOptions, EventSpamFilter, type SpamFilterOptions } from './event-spam-filter.ts';
 
 export interface ObjectRef {
   kind: string;
@@ -21,59 +26,157 @@ export interface EventRecorder {
 
 export const nullRecorder: EventRecorder = { record: () => {} };
 
-const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-
-/** Repeats within this window bump the count of one Event instead of making another (client-go's default). */
+/** Repeats within this window bump the count of one Event instead of making another. */
 const aggregateWindowMs = 10 * 60_000;
 
+export interface ApiEventRecorderOptions {
+  component: string;
+  host: string;
+  log: Logger;
+  /** Where Events are written; the apiserver behind the recorder's KubeConfig unless given. */
+  sink?: EventSink;
+  now?: () => number;
+  /** Events waiting for the apiserver at most; client-go's broadcaster queues 1000 too. */
+  maxPending?: number;
+  /** Distinct events remembered to count their repeats (client-go's LRU: 4096). */
+  maxRemembered?: number;
+  spamFilter?: SpamFilterOptions;
+}
+
+export interface EventRecorderStats {
+  /** Waiting to be posted. */
+  pending: number;
+  /** Distinct events remembered for counting repeats. */
+  remembered: number;
+  /** Objects with a spam filter budget. */
+  budgets: number;
+  posted: number;
+  failed: number;
+  /** Over an object's budget (spam filter). */
+  filtered: number;
+  /** The oldest waiting ones, pushed out while the apiserver did not keep up. */
+  dropped: number;
+}
+
+interface RecordedEvent {
+  ref: ObjectRef;
+  type: EventType;
+  reason: string;
+  message: string;
+  /** When it was recorded (ms since the epoch): its timestamps, however late it is posted. */
+  at: number;
+}
+
+/** An Event already written, which a repeat updates. */
+interface WrittenEvent {
+  name: string;
+  namespace: string;
+  count: number;
+  lastAt: number;
+}
+
 /**
- * core/v1 Events, posted the way client-go's recorder does: fire and forget (an Event must never
- * hold up or fail the work it describes), and a repeat of the same reason and message on the
- * same object updates `count` and `lastTimestamp` of the existing Event.
+ * core/v1 Events, posted the way client-go's recorder and EventCorrelator do: fire and forget (an
+ * Event must never hold up or fail the work it describes); a repeat of the same event on the same
+ * object updates `count` and `lastTimestamp` of the existing Event; each object has a budget of
+ * events (spam filter). All the state is bounded: the events waiting for the apiserver, the
+ * events remembered for counting and the budgets are each capped, so a stalled apiserver or pods
+ * that come and go cost a fixed amount of memory.
  */
 export class ApiEventRecorder implements EventRecorder {
-  private readonly core: CoreV1Api;
-  private readonly component: string;
-  private readonly host: string;
+  private readonly sink: EventSink;
+  private readonly source: EventSource;
   private readonly log: Logger;
-  private readonly seen = new Map<string, { name: string; namespace: string; count: number; first: Date; at: number }>();
-  private queue: Promise<void> = Promise.resolve();
+  private readonly now: () => number;
+  private readonly written: LruCache<string, WrittenEvent>;
+  private readonly spam: EventSpamFilter;
+  private readonly pending: DropOldestQueue<RecordedEvent>;
+  private draining = false;
+  private drained: Promise<void> = Promise.resolve();
+  /** Events have been dropped since the queue last ran empty: said once, not per event. */
+  private dropping = false;
+  private readonly counters = { posted: 0, failed: 0, filtered: 0 };
 
-  constructor(kc: KubeConfig, options: { component: string; host: string; log: Logger }) {
-    this.core = kc.makeApiClient(CoreV1Api);
-    this.component = options.component;
-    this.host = options.host;
+  constructor(kc: KubeConfig, options: ApiEventRecorderOptions) {
+    this.sink = options.sink ?? apiEventSink(kc);
+    this.source = { component: options.component, host: options.host };
     this.log = options.log;
+    this.now = options.now ?? Date.now;
+    this.written = new LruCache(options.maxRemembered ?? 4096);
+    this.spam = new EventSpamFilter(options.spamFilter ?? defaultSpamFilterOptions);
+    this.pending = new DropOldestQueue(options.maxPending ?? 1000);
   }
 
   record(ref: ObjectRef, type: EventType, reason: string, message: string): void {
-    // Serialised so that a repeat finds the Event its predecessor created.
-    this.queue = this.queue.then(() => this.post(ref, type, reason, message)).catch((err: unknown) => {
-      this.log.warn({ reason, err: classifyApiError(err).message }, 'could not post an event');
-    });
+    const at = this.now();
+    // Budgets are spent when events happen, not when the apiserver gets to them, so that spam
+    // never takes a place in the queue.
+    if (!this.spam.allow(spamKey(this.source, ref), at)) {
+      this.counters.filtered++;
+      return;
+    }
+    const overflow = this.pending.push({ ref, type, reason, message, at });
+    if (overflow && !this.dropping) {
+      this.dropping = true;
+      const dropped = overflow.dropped;
+      this.log.warn(
+        { maxPending: this.pending.capacity, dropped: { object: `${dropped.ref.kind}/${dropped.ref.namespace ?? ''}/${dropped.ref.name}`, reason: dropped.reason } },
+        'events are recorded faster than the apiserver takes them; dropping the oldest waiting ones until it catches up',
+      );
+    }
+    if (!this.draining) {
+      this.draining = true;
+      this.drained = this.drain();
+    }
   }
 
   /** Resolves once every event recorded so far has been posted (or given up on). */
   flush(): Promise<void> {
-    return this.queue;
+    return this.drained;
   }
 
-  private async post(ref: ObjectRef, type: EventType, reason: string, message: string): Promise<void> {
+  stats(): EventRecorderStats {
+    return { pending: this.pending.size, remembered: this.written.size, budgets: this.spam.size, ...this.counters, dropped: this.pending.dropped };
+  }
+
+  /** Posts waiting events one at a time, so that a repeat finds the Event its predecessor created. */
+  private async drain(): Promise<void> {
+    try {
+      for (let next = this.pending.shift(); next; next = this.pending.shift()) {
+        try {
+          await this.post(next);
+          this.counters.posted++;
+        } catch (err) {
+          this.counters.failed++;
+          this.log.warn({ reason: next.reason, err: classifyApiError(err).message }, 'could not post an event');
+        }
+      }
+    } finally {
+      // In the same turn as the last shift found the queue empty: a record() after this starts a
+      // new drain, none can be left waiting behind a drain that is ending.
+      this.draining = false;
+      this.dropping = false;
+    }
+  }
+
+  private async post(recorded: RecordedEvent): Promise<void> {
+    const { ref, type, reason, message, at } = recorded;
     const namespace = ref.namespace ?? 'default';
-    const key = [ref.kind, namespace, ref.name, ref.uid, ref.fieldPath, type, reason, message].join('\u0000');
-    const now = new Date();
-    const previous = this.seen.get(key);
-    if (previous && now.getTime() - previous.at < aggregateWindowMs) {
+    const key = eventKey(this.source, ref, type, reason, message);
+    const previous = this.written.get(key);
+    if (previous && at - previous.lastAt < aggregateWindowMs) {
       previous.count++;
-      previous.at = now.getTime();
+      previous.lastAt = at;
       try {
-        await this.core.patchNamespacedEvent({ name: previous.name, namespace: previous.namespace, body: { count: previous.count, lastTimestamp: now.toISOString() } }, mergePatch);
+        await this.sink.update(previous.namespace, previous.name, { count: previous.count, lastTimestamp: new Date(at).toISOString() });
         return;
       } catch (err) {
+        // Expired (Events live an hour) or deleted: a new Event.
         if (classifyApiError(err).kind !== 'notFound') throw err;
       }
     }
-    const name = `${ref.name}.${(now.getTime() * 1000 + Math.floor(Math.random() * 1000)).toString(16)}`;
+    const name = `${ref.name}.${(at * 1000 + Math.floor(Math.random() * 1000)).toString(16)}`;
+    const when = new Date(at);
     const event: CoreV1Event = {
       metadata: { name, namespace },
       involvedObject: { kind: ref.kind, name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}), ...(ref.uid ? { uid: ref.uid } : {}), ...(ref.apiVersion ? { apiVersion: ref.apiVersion } : {}), ...(ref.fieldPath ? { fieldPath: ref.fieldPath } : {}) },
@@ -81,13 +184,13 @@ export class ApiEventRecorder implements EventRecorder {
       message,
       type,
       count: 1,
-      firstTimestamp: now,
-      lastTimestamp: now,
-      source: { component: this.component, host: this.host },
-      reportingComponent: this.component,
-      reportingInstance: this.host,
+      firstTimestamp: when,
+      lastTimestamp: when,
+      source: { ...this.source },
+      reportingComponent: this.source.component,
+      reportingInstance: this.source.host,
     };
-    await this.core.createNamespacedEvent({ namespace, body: event });
-    this.seen.set(key, { name, namespace, count: 1, first: now, at: now.getTime() });
+    await this.sink.create(namespace, event);
+    this.written.set(key, { name, namespace, count: 1, lastAt: at });
   }
 }

@@ -1,0 +1,154 @@
+import { describe, expect, it } from 'vitest';
+import { Writable } from 'node:stream';
+import { KubeConfig, type CoreV1Event } from '@kubernetes/client-node';
+import { ApiEventRecorder, type ObjectRef } from '../../src/kube/event-recorder.ts';
+import type { EventSink } from '../../src/kube/event-sink.ts';
+import { createLogger } from '../../src/log/logger.ts';
+import { DropOldestQueue } from '../../src/util/drop-oldest-queue.ts';
+import { FakeClock } from '../fakes/fake-clock.ts';
+
+/** An apiserver's Event endpoints that can be made to stall: calls wait until `release()`. */
+class FakeEventApi implements EventSink {
+  readonly created: CoreV1Event[] = [];
+  readonly updates: { namespace: string; name: string; count: number; lastTimestamp: string }[] = [];
+  private gate: Promise<void> | undefined;
+  private open: () => void = () => undefined;
+  /** Names whose update answers 404 (the Event expired). */
+  readonly expired = new Set<string>();
+
+  stall(): void {
+    this.gate = new Promise((resolve) => (this.open = resolve));
+  }
+  release(): void {
+    this.open();
+    this.gate = undefined;
+  }
+  async create(_namespace: string, event: CoreV1Event): Promise<void> {
+    await this.gate;
+    this.created.push(event);
+  }
+  async update(namespace: string, name: string, repeat: { count: number; lastTimestamp: string }): Promise<void> {
+    await this.gate;
+    if (this.expired.has(name)) throw Object.assign(new Error(`events "${name}" not found`), { code: 404 });
+    this.updates.push({ namespace, name, ...repeat });
+  }
+}
+
+function harness(options: { maxPending?: number } = {}) {
+  const clock = new FakeClock();
+  const api = new FakeEventApi();
+  const lines: { level: number; msg: string }[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(line) as { level: number; msg: string });
+      done();
+    },
+  });
+  const log = createLogger({ format: 'json', level: 'info', destination });
+  const recorder = new ApiEventRecorder(new KubeConfig(), { component: 'node-agent', host: 'n1', log, sink: api, now: () => clock.now(), ...options });
+  const warnings = () => lines.filter((l) => l.level === 40).map((l) => l.msg);
+  return { clock, api, recorder, warnings };
+}
+
+const podRef = (name: string): ObjectRef => ({ kind: 'Pod', apiVersion: 'v1', name, namespace: 'default', uid: `uid-${name}` });
+
+describe('event recorder', () => {
+  it('sends repeats of an event as one Event with a rising count and a new lastTimestamp', async () => {
+    const h = harness();
+    const ref = { ...podRef('web'), fieldPath: 'spec.containers{c}' };
+    h.recorder.record(ref, 'Warning', 'BackOff', 'Back-off restarting failed container c');
+    h.clock.t += 10_000;
+    h.recorder.record(ref, 'Warning', 'BackOff', 'Back-off restarting failed container c');
+    h.clock.t += 20_000;
+    h.recorder.record(ref, 'Warning', 'BackOff', 'Back-off restarting failed container c');
+    // Another message (or another container) is another Event.
+    h.recorder.record(ref, 'Warning', 'BackOff', 'Back-off pulling image "x"');
+    await h.recorder.flush();
+    expect(h.api.created).toHaveLength(2);
+    const first = h.api.created[0]!;
+    expect(first).toMatchObject({ count: 1, reason: 'BackOff', involvedObject: { kind: 'Pod', name: 'web', uid: 'uid-web', fieldPath: 'spec.containers{c}' }, source: { component: 'node-agent', host: 'n1' } });
+    expect(h.api.updates).toEqual([
+      { namespace: 'default', name: first.metadata?.name, count: 2, lastTimestamp: new Date(first.firstTimestamp!.getTime() + 10_000).toISOString() },
+      { namespace: 'default', name: first.metadata?.name, count: 3, lastTimestamp: new Date(first.firstTimestamp!.getTime() + 30_000).toISOString() },
+    ]);
+    expect(h.recorder.stats()).toMatchObject({ pending: 0, remembered: 2, posted: 4, failed: 0 });
+  });
+
+  it('a repeat whose Event has expired on the apiserver creates it anew', async () => {
+    const h = harness();
+    h.recorder.record(podRef('web'), 'Normal', 'Pulled', 'already present');
+    await h.recorder.flush();
+    h.api.expired.add(h.api.created[0]?.metadata?.name ?? '');
+    h.recorder.record(podRef('web'), 'Normal', 'Pulled', 'already present');
+    await h.recorder.flush();
+    expect(h.api.created).toHaveLength(2);
+    expect(h.api.created[1]?.count).toBe(1);
+  });
+
+  it('remembers at most 4096 distinct events, however many objects come and go', async () => {
+    const h = harness();
+    for (let i = 0; i < 5000; i++) {
+      h.recorder.record(podRef(`p${i}`), 'Normal', 'Started', 'Started container c');
+      // Paced like the apiserver would take them, so that none is dropped from the queue.
+      if (i % 500 === 0) await h.recorder.flush();
+    }
+    await h.recorder.flush();
+    expect(h.recorder.stats()).toMatchObject({ pending: 0, remembered: 4096, budgets: 4096, posted: 5000, dropped: 0 });
+  });
+
+  it('spends each object\'s budget: 25 events, then one per 5 minutes', async () => {
+    const h = harness();
+    for (let i = 0; i < 30; i++) h.recorder.record(podRef('noisy'), 'Warning', 'Unhealthy', `probe failed ${i}`);
+    h.recorder.record(podRef('quiet'), 'Normal', 'Started', 'Started container c');
+    await h.recorder.flush();
+    expect(h.api.created).toHaveLength(26);
+    expect(h.recorder.stats().filtered).toBe(5);
+    h.clock.t += 5 * 60_000;
+    h.recorder.record(podRef('noisy'), 'Warning', 'Unhealthy', 'probe failed again');
+    h.recorder.record(podRef('noisy'), 'Warning', 'Unhealthy', 'probe failed once more');
+    await h.recorder.flush();
+    expect(h.api.created).toHaveLength(27);
+  });
+
+  it('while the apiserver stalls, at most 1000 events wait: the oldest are dropped, said once per burst; then it recovers', async () => {
+    const h = harness();
+    h.api.stall();
+    // One object per event, so that the spam filter lets every one through.
+    h.recorder.record(podRef('p0'), 'Normal', 'Started', 'first, in flight');
+    for (let i = 1; i <= 1005; i++) h.recorder.record(podRef(`p${i}`), 'Normal', 'Started', 'Started container c');
+    expect(h.recorder.stats()).toMatchObject({ pending: 1000, dropped: 5 });
+    expect(h.warnings().filter((m) => m.includes('dropping the oldest'))).toHaveLength(1);
+
+    h.api.release();
+    await h.recorder.flush();
+    const names = h.api.created.map((e) => e.involvedObject.name);
+    // The one in flight, then the newest 1000: p1..p5 were the oldest waiting.
+    expect(names).toHaveLength(1001);
+    expect(names.slice(0, 2)).toEqual(['p0', 'p6']);
+    expect(names.at(-1)).toBe('p1005');
+    expect(h.recorder.stats()).toMatchObject({ pending: 0, dropped: 5, posted: 1001 });
+
+    // Recovered: events flow again at once, and a new stall is a new burst, said again.
+    h.recorder.record(podRef('after'), 'Normal', 'Started', 'Started container c');
+    await h.recorder.flush();
+    expect(h.api.created.at(-1)?.involvedObject.name).toBe('after');
+    h.api.stall();
+    for (let i = 0; i < 1002; i++) h.recorder.record(podRef(`q${i}`), 'Normal', 'Started', 'Started container c');
+    expect(h.warnings().filter((m) => m.includes('dropping the oldest'))).toHaveLength(2);
+    h.api.release();
+    await h.recorder.flush();
+    expect(h.recorder.stats()).toMatchObject({ pending: 0, dropped: 6 });
+  });
+});
+
+describe('drop-oldest queue', () => {
+  it('keeps the newest `capacity` items and counts what it dropped', () => {
+    const q = new DropOldestQueue<number>(3);
+    for (let i = 1; i <= 3; i++) expect(q.push(i)).toBeUndefined();
+    expect(q.push(4)).toEqual({ dropped: 1 });
+    expect(q.push(5)).toEqual({ dropped: 2 });
+    expect([q.shift(), q.shift(), q.shift(), q.shift()]).toEqual([3, 4, 5, undefined]);
+    expect(q.dropped).toBe(2);
+    expect(q.size).toBe(0);
+  });
+});
