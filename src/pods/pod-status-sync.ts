@@ -12,11 +12,18 @@ import type { ContainerStateJson, ContainerStatusJson, PodStatusJson } from './p
  * stay; container states name every variant with null for the absent ones, so a container that
  * went from waiting to running does not keep its old `waiting`.
  */
+/** What is known of one pod's status: the latest generated, and the last one written. */
+interface PodRecord {
+  latest: PodStatusJson;
+  /** canonicalJson of the status last written, undefined until one is. */
+  sent: string | undefined;
+}
+
 export class PodStatusSync {
   private readonly api: PodApi | undefined;
   private readonly log: Logger;
-  private readonly sent = new Map<string, string>();
-  private readonly latest = new Map<string, PodStatusJson>();
+  private readonly pods = new Map<string, PodRecord>();
+  /** Each pod's queued writes; an entry lives only while a write is queued or in flight. */
   private readonly chains = new Map<string, Promise<void>>();
   readonly stats = { patches: 0, skipped: 0, failures: 0 };
 
@@ -26,14 +33,19 @@ export class PodStatusSync {
   }
 
   get(uid: string): PodStatusJson | undefined {
-    return this.latest.get(uid);
+    return this.pods.get(uid)?.latest;
   }
 
   set(pod: V1Pod, status: PodStatusJson, target?: { namespace: string; name: string; uid: string }): void {
     const uid = pod.metadata?.uid ?? '';
-    this.latest.set(uid, status);
+    let record = this.pods.get(uid);
+    if (record) record.latest = status;
+    else {
+      record = { latest: status, sent: undefined };
+      this.pods.set(uid, record);
+    }
     const text = canonicalJson(status);
-    if (this.sent.get(uid) === text) {
+    if (record.sent === text) {
       this.stats.skipped++;
       return;
     }
@@ -41,12 +53,15 @@ export class PodStatusSync {
     // A static pod's status lives on its mirror pod; until the mirror exists there is nowhere to write it.
     if (!api || (isStaticPod(pod) && !target?.uid)) return;
     const where = target ?? { namespace: pod.metadata?.namespace ?? 'default', name: pod.metadata?.name ?? '', uid };
+    // The write holds on to this record, not to the map: a pod forgotten meanwhile is not brought
+    // back by a write that ends after it.
+    const written = record;
     const previous = this.chains.get(uid) ?? Promise.resolve();
     const next = previous.then(async () => {
-      if (this.sent.get(uid) === text) return;
+      if (written.sent === text) return;
       try {
         await api.patchPodStatus(where.namespace, where.name, { metadata: { uid: where.uid }, status: toPatch(status) });
-        this.sent.set(uid, text);
+        written.sent = text;
         this.stats.patches++;
       } catch (err) {
         this.stats.failures++;
@@ -56,6 +71,10 @@ export class PodStatusSync {
       }
     });
     this.chains.set(uid, next);
+    // `next` never rejects (the write catches everything), so this cannot leave a rejection unheard.
+    void next.then(() => {
+      if (this.chains.get(uid) === next) this.chains.delete(uid);
+    });
   }
 
   /** Waits for the writes queued so far (tests, shutdown). */
@@ -63,10 +82,17 @@ export class PodStatusSync {
     await Promise.all(this.chains.values());
   }
 
+  /**
+   * The pod is gone: its statuses are dropped. A write still in flight finishes (and is still
+   * serialised before any write for the same uid, should it come back) and then goes too.
+   */
   forget(uid: string): void {
-    this.sent.delete(uid);
-    this.latest.delete(uid);
-    this.chains.delete(uid);
+    this.pods.delete(uid);
+  }
+
+  /** How many pods have a status kept, and how many have writes queued (tests, statusz). */
+  retained(): { statuses: number; writing: number } {
+    return { statuses: this.pods.size, writing: this.chains.size };
   }
 }
 
