@@ -45,8 +45,18 @@ export class CrashBackoff {
     return delayMs;
   }
 
+  /** Whether a key made by key() belongs to the pod. */
+  static isOfPod(key: string, podUid: string): boolean {
+    return key.startsWith(`${podUid}/`);
+  }
+
   forgetPod(podUid: string): void {
-    for (const key of this.entries.keys()) if (key.startsWith(`${podUid}/`)) this.entries.delete(key);
+    for (const key of this.entries.keys()) if (CrashBackoff.isOfPod(key, podUid)) this.entries.delete(key);
+  }
+
+  /** Containers with a backoff kept. */
+  get size(): number {
+    return this.entries.size;
   }
 
   private expired(entry: Entry, finishedAt: number): boolean {

@@ -76,6 +76,8 @@ export class PodSyncer {
   private readonly deps: PodSyncDeps;
   readonly crashBackoff = new CrashBackoff();
   readonly pullBackoff = new CrashBackoff();
+  /** When each image pull last failed, by CrashBackoff.key(uid, "image:<container>"). */
+  private readonly pullFailures = new Map<string, number>();
   private readonly waiting = new Map<string, Waiting>();
   private readonly now: () => number;
 
@@ -226,9 +228,28 @@ export class PodSyncer {
       await this.deps.volumes.tearDown(uid);
       const left = await (this.deps.removePodCgroups ?? removePodCgroups)(uid);
       if (left.length > 0) log.warn({ cgroups: left }, 'pod cgroups still in use; left in place');
-      this.crashBackoff.forgetPod(uid);
-      this.waiting.delete(uid);
+      this.forget(uid);
     }
+  }
+
+  /**
+   * Drops everything kept for the pod: its restart and pull backoffs, waiting reasons, status and
+   * probes. Called once the pod is torn down, or a node that runs pods by the thousand over its
+   * life would keep a little of each of them forever. A pod that comes back (same uid) starts
+   * with a clean slate, as a new pod does.
+   */
+  forget(uid: string): void {
+    this.crashBackoff.forgetPod(uid);
+    this.pullBackoff.forgetPod(uid);
+    for (const key of this.pullFailures.keys()) if (CrashBackoff.isOfPod(key, uid)) this.pullFailures.delete(key);
+    this.waiting.delete(uid);
+    this.deps.statusSync.forget(uid);
+    this.deps.probes?.removePod(uid);
+  }
+
+  /** How many entries of per-pod state the syncer keeps (tests, statusz). */
+  retained(): { crashBackoff: number; pullBackoff: number; pullFailures: number; waiting: number } {
+    return { crashBackoff: this.crashBackoff.size, pullBackoff: this.pullBackoff.size, pullFailures: this.pullFailures.size, waiting: this.waiting.size };
   }
 
   private async killPod(pod: V1Pod, observed: ObservedPod, reason: string, log: Logger): Promise<void> {
@@ -402,8 +423,6 @@ export class PodSyncer {
     }
     return true;
   }
-
-  private readonly pullFailures = new Map<string, number>();
 
   /**
    * Keeps the prober in step with the runtime: each running app container is probed (a new

@@ -222,6 +222,25 @@ describe('pod syncer on a fake runtime', () => {
     expect(h.runtime.sandboxes.size).toBe(0);
     expect(h.runtime.containers.size).toBe(0);
   });
+
+  it('a pod torn down leaves nothing behind: backoffs, pull failures, waiting reasons, status, probes', async () => {
+    const h = harness();
+    h.runtime.unpullable.set('registry.example/nope:1', 'not found');
+    const p = pod('gone', [app({ readinessProbe: { exec: { command: ['true'] } } }), app({ name: 'nope', image: 'registry.example/nope:1' })]);
+    await h.syncer.sync(p);
+    h.clock.t += 1000;
+    h.runtime.exit(h.runtime.containersNamed('c')[0]!.id, 1);
+    await h.syncer.sync(p);
+    h.clock.t += 1000;
+    h.runtime.exit(h.runtime.containersNamed('c', 'running')[0]!.id, 1);
+    await h.syncer.sync(p);
+    expect(h.status(p)?.containerStatuses?.map((c) => c.state.waiting?.reason)).toEqual(['CrashLoopBackOff', 'ImagePullBackOff']);
+    expect(h.syncer.retained()).toEqual({ crashBackoff: 1, pullBackoff: 1, pullFailures: 1, waiting: 1 });
+    await h.syncer.terminate(p, { remove: true, reason: 'pod deleted' });
+    expect(h.syncer.retained()).toEqual({ crashBackoff: 0, pullBackoff: 0, pullFailures: 0, waiting: 0 });
+    expect(h.status(p)).toBeUndefined();
+    expect(h.probes.stats()).toMatchObject({ containers: 0, scheduled: 0 });
+  });
 });
 
 describe('pod workers on a fake runtime', () => {
