@@ -87,6 +87,10 @@ export class StaticPodSource {
         this.complaints.set(path, message);
       }
     }
+    // Complaints are kept only for files still there: otherwise every broken manifest ever
+    // dropped into the directory would be remembered for as long as the agent runs.
+    const present = new Set(files.map((file) => join(dir, file)));
+    for (const path of this.complaints.keys()) if (!present.has(path)) this.complaints.delete(path);
     for (const pod of pods) await this.ensureMirror(pod);
     this.options.onPods(pods);
     return pods;
@@ -143,6 +147,11 @@ export class StaticPodSource {
     } catch (err) {
       log.warn({ pod: `${namespace}/${name}`, err: classifyApiError(err).message }, 'cannot create the mirror pod; retrying');
     }
+  }
+
+  /** Manifests currently skipped as broken (tests, statusz). */
+  retained(): { complaints: number } {
+    return { complaints: this.complaints.size };
   }
 
   /** The Node's uid, for the mirror pods' owner reference (NodeRestriction requires it). */
