@@ -141,6 +141,11 @@ export class PodManager {
     return [...this.workers.values()].filter((w) => w.state === 'syncing').map((w) => w.pod);
   }
 
+  /** Pods with a worker: syncing, terminating, or terminated and still in their source (tests, statusz). */
+  retained(): { workers: number } {
+    return { workers: this.workers.size };
+  }
+
   workerState(uid: string): WorkerState | undefined {
     return this.workers.get(uid)?.state;
   }

@@ -136,7 +136,16 @@ export function createPodStack(options: {
     manager: podManager,
     statusSync,
     staticSource,
-    stats: () => ({ pods: podManager.stats, statusWrites: statusSync.stats, podWatch: apiSource?.stats, probes: probes.stats(), configMaps: cached?.configMaps.stats, secrets: cached?.secrets.stats }),
+    stats: () => ({
+      pods: podManager.stats,
+      statusWrites: statusSync.stats,
+      podWatch: apiSource?.stats,
+      probes: probes.stats(),
+      configMaps: cached?.configMaps.stats,
+      secrets: cached?.secrets.stats,
+      // Entries of per-pod state: they follow the pods the node runs now, not every pod it ever ran.
+      retained: { ...podManager.retained(), ...syncer.retained(), ...statusSync.retained(), ...volumes.retained(), ...staticSource.retained() },
+    }),
     async run(signal: AbortSignal): Promise<void> {
       try {
         await Promise.all([podManager.run(signal), staticSource.run(signal), apiSource?.run(signal)]);

@@ -296,6 +296,11 @@ export class VolumeManager {
     });
   }
 
+  /** How many tokens are cached and how many pods have volume work queued (tests, statusz). */
+  retained(): { tokens: number; queues: number } {
+    return { tokens: this.tokens.size, queues: this.queues.size };
+  }
+
   /** Pod uids that have a directory, for the orphan cleanup to compare with the pods it knows. */
   async listPodDirs(): Promise<string[]> {
     const entries = await readdir(join(await this.root(), 'pods'), { withFileTypes: true }).catch(() => []);
