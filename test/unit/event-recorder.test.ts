@@ -1,38 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
-import { KubeConfig, type CoreV1Event } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
 import { ApiEventRecorder, type ObjectRef } from '../../src/kube/event-recorder.ts';
-import type { EventSink } from '../../src/kube/event-sink.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { DropOldestQueue } from '../../src/util/drop-oldest-queue.ts';
 import { FakeClock } from '../fakes/fake-clock.ts';
-
-/** An apiserver's Event endpoints that can be made to stall: calls wait until `release()`. */
-class FakeEventApi implements EventSink {
-  readonly created: CoreV1Event[] = [];
-  readonly updates: { namespace: string; name: string; count: number; lastTimestamp: string }[] = [];
-  private gate: Promise<void> | undefined;
-  private open: () => void = () => undefined;
-  /** Names whose update answers 404 (the Event expired). */
-  readonly expired = new Set<string>();
-
-  stall(): void {
-    this.gate = new Promise((resolve) => (this.open = resolve));
-  }
-  release(): void {
-    this.open();
-    this.gate = undefined;
-  }
-  async create(_namespace: string, event: CoreV1Event): Promise<void> {
-    await this.gate;
-    this.created.push(event);
-  }
-  async update(namespace: string, name: string, repeat: { count: number; lastTimestamp: string }): Promise<void> {
-    await this.gate;
-    if (this.expired.has(name)) throw Object.assign(new Error(`events "${name}" not found`), { code: 404 });
-    this.updates.push({ namespace, name, ...repeat });
-  }
-}
+import { FakeEventApi } from '../fakes/fake-event-api.ts';
 
 function harness(options: { maxPending?: number } = {}) {
   const clock = new FakeClock();
