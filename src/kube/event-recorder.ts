@@ -26,7 +26,11 @@ export interface EventRecorder {
 
 export const nullRecorder: EventRecorder = { record: () => {} };
 
-/** Repeats within this window bump the count of one Event instead of making another. */
+/**
+ * Repeats within this window bump the count of one Event instead of making another; after 10
+ * quiet minutes a repeat starts a new Event. (client-go's dedup has no window, only its LRU; this
+ * window was the recorder's behaviour before and is kept.)
+ */
 const aggregateWindowMs = 10 * 60_000;
 
 export interface ApiEventRecorderOptions {
@@ -36,7 +40,7 @@ export interface ApiEventRecorderOptions {
   /** Where Events are written; the apiserver behind the recorder's KubeConfig unless given. */
   sink?: EventSink;
   now?: () => number;
-  /** Events waiting for the apiserver at most; client-go's broadcaster queues 1000 too. */
+  /** Events waiting for the apiserver at most (client-go's broadcaster holds 1000 too, but drops the newest). */
   maxPending?: number;
   /** Distinct events remembered to count their repeats (client-go's LRU: 4096). */
   maxRemembered?: number;
@@ -58,27 +62,24 @@ export interface EventRecorderStats {
   dropped: number;
 }
 
-interface RecordedEvent {
-  ref: ObjectRef;
-  type: EventType;
-  reason: string;
-  message: string;
-  /** When it was recorded (ms since the epoch): its timestamps, however late it is posted. */
-  at: number;
+/** An Event to write: a new one (count 1), or a repeat of one that carries its new count. */
+interface PendingWrite {
+  namespace: string;
+  event: CoreV1Event & { metadata: { name: string }; count: number; lastTimestamp: Date };
 }
 
-/** An Event already written, which a repeat updates. */
-interface WrittenEvent {
+/** What is remembered of an event, to make a repeat of it a new count on the same Event. */
+interface SeenEvent {
   name: string;
-  namespace: string;
   count: number;
+  first: Date;
   lastAt: number;
 }
 
 /**
  * core/v1 Events, posted the way client-go's recorder and EventCorrelator do: fire and forget (an
  * Event must never hold up or fail the work it describes); a repeat of the same event on the same
- * object updates `count` and `lastTimestamp` of the existing Event; each object has a budget of
+ * object is a new `count` and `lastTimestamp` of the existing Event; each object has a budget of
  * events (spam filter). All the state is bounded: the events waiting for the apiserver, the
  * events remembered for counting and the budgets are each capped, so a stalled apiserver or pods
  * that come and go cost a fixed amount of memory.
@@ -88,9 +89,9 @@ export class ApiEventRecorder implements EventRecorder {
   private readonly source: EventSource;
   private readonly log: Logger;
   private readonly now: () => number;
-  private readonly written: LruCache<string, WrittenEvent>;
+  private readonly seen: LruCache<string, SeenEvent>;
   private readonly spam: EventSpamFilter;
-  private readonly pending: DropOldestQueue<RecordedEvent>;
+  private readonly pending: DropOldestQueue<PendingWrite>;
   private draining = false;
   private drained: Promise<void> = Promise.resolve();
   /** Events have been dropped since the queue last ran empty: said once, not per event. */
@@ -102,25 +103,27 @@ export class ApiEventRecorder implements EventRecorder {
     this.source = { component: options.component, host: options.host };
     this.log = options.log;
     this.now = options.now ?? Date.now;
-    this.written = new LruCache(options.maxRemembered ?? 4096);
+    this.seen = new LruCache(options.maxRemembered ?? 4096);
     this.spam = new EventSpamFilter(options.spamFilter ?? defaultSpamFilterOptions);
     this.pending = new DropOldestQueue(options.maxPending ?? 1000);
   }
 
   record(ref: ObjectRef, type: EventType, reason: string, message: string): void {
     const at = this.now();
-    // Budgets are spent when events happen, not when the apiserver gets to them, so that spam
-    // never takes a place in the queue.
+    const write = this.correlate(ref, type, reason, message, at);
+    // As in client-go, a repeat over the budget is still counted above: the next one let
+    // through carries the true count. Budgets are spent when events happen, not when the
+    // apiserver gets to them, so spam never takes a place in the queue.
     if (!this.spam.allow(spamKey(this.source, ref), at)) {
       this.counters.filtered++;
       return;
     }
-    const overflow = this.pending.push({ ref, type, reason, message, at });
+    const overflow = this.pending.push(write);
     if (overflow && !this.dropping) {
       this.dropping = true;
-      const dropped = overflow.dropped;
+      const dropped = overflow.dropped.event;
       this.log.warn(
-        { maxPending: this.pending.capacity, dropped: { object: `${dropped.ref.kind}/${dropped.ref.namespace ?? ''}/${dropped.ref.name}`, reason: dropped.reason } },
+        { maxPending: this.pending.capacity, dropped: { object: `${dropped.involvedObject.kind ?? ''}/${dropped.involvedObject.namespace ?? ''}/${dropped.involvedObject.name ?? ''}`, reason: dropped.reason } },
         'events are recorded faster than the apiserver takes them; dropping the oldest waiting ones until it catches up',
       );
     }
@@ -136,10 +139,44 @@ export class ApiEventRecorder implements EventRecorder {
   }
 
   stats(): EventRecorderStats {
-    return { pending: this.pending.size, remembered: this.written.size, budgets: this.spam.size, ...this.counters, dropped: this.pending.dropped };
+    return { pending: this.pending.size, remembered: this.seen.size, budgets: this.spam.size, ...this.counters, dropped: this.pending.dropped };
   }
 
-  /** Posts waiting events one at a time, so that a repeat finds the Event its predecessor created. */
+  /**
+   * The Event this occurrence is: a repeat (within the window) of one seen before gets that
+   * Event's name and the next count, anything else a new Event. Done when the event happens, as
+   * client-go's eventObserve, so that what is remembered never waits on the apiserver.
+   */
+  private correlate(ref: ObjectRef, type: EventType, reason: string, message: string, at: number): PendingWrite {
+    const namespace = ref.namespace ?? 'default';
+    const key = eventKey(this.source, ref, type, reason, message);
+    let seen = this.seen.get(key);
+    if (seen && at - seen.lastAt < aggregateWindowMs) {
+      seen.count++;
+      seen.lastAt = at;
+    } else {
+      seen = { name: `${ref.name}.${(at * 1000 + Math.floor(Math.random() * 1000)).toString(16)}`, count: 1, first: new Date(at), lastAt: at };
+      this.seen.set(key, seen);
+    }
+    return {
+      namespace,
+      event: {
+        metadata: { name: seen.name, namespace },
+        involvedObject: { kind: ref.kind, name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}), ...(ref.uid ? { uid: ref.uid } : {}), ...(ref.apiVersion ? { apiVersion: ref.apiVersion } : {}), ...(ref.fieldPath ? { fieldPath: ref.fieldPath } : {}) },
+        reason,
+        message,
+        type,
+        count: seen.count,
+        firstTimestamp: seen.first,
+        lastTimestamp: new Date(at),
+        source: { ...this.source },
+        reportingComponent: this.source.component,
+        reportingInstance: this.source.host,
+      },
+    };
+  }
+
+  /** Posts waiting events one at a time, oldest first, so that a repeat comes after its Event. */
   private async drain(): Promise<void> {
     try {
       for (let next = this.pending.shift(); next; next = this.pending.shift()) {
@@ -148,7 +185,7 @@ export class ApiEventRecorder implements EventRecorder {
           this.counters.posted++;
         } catch (err) {
           this.counters.failed++;
-          this.log.warn({ reason: next.reason, err: classifyApiError(err).message }, 'could not post an event');
+          this.log.warn({ reason: next.event.reason, err: classifyApiError(err).message }, 'could not post an event');
         }
       }
     } finally {
@@ -159,38 +196,17 @@ export class ApiEventRecorder implements EventRecorder {
     }
   }
 
-  private async post(recorded: RecordedEvent): Promise<void> {
-    const { ref, type, reason, message, at } = recorded;
-    const namespace = ref.namespace ?? 'default';
-    const key = eventKey(this.source, ref, type, reason, message);
-    const previous = this.written.get(key);
-    if (previous && at - previous.lastAt < aggregateWindowMs) {
-      previous.count++;
-      previous.lastAt = at;
+  private async post({ namespace, event }: PendingWrite): Promise<void> {
+    if (event.count > 1) {
       try {
-        await this.sink.update(previous.namespace, previous.name, { count: previous.count, lastTimestamp: new Date(at).toISOString() });
+        await this.sink.update(namespace, event.metadata.name, { count: event.count, lastTimestamp: event.lastTimestamp.toISOString() });
         return;
       } catch (err) {
-        // Expired (Events live an hour) or deleted: a new Event.
+        // Expired (Events live an hour), deleted, or never written (its first post was dropped
+        // or failed): written now, with the count so far, as client-go's recordEvent does.
         if (classifyApiError(err).kind !== 'notFound') throw err;
       }
     }
-    const name = `${ref.name}.${(at * 1000 + Math.floor(Math.random() * 1000)).toString(16)}`;
-    const when = new Date(at);
-    const event: CoreV1Event = {
-      metadata: { name, namespace },
-      involvedObject: { kind: ref.kind, name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}), ...(ref.uid ? { uid: ref.uid } : {}), ...(ref.apiVersion ? { apiVersion: ref.apiVersion } : {}), ...(ref.fieldPath ? { fieldPath: ref.fieldPath } : {}) },
-      reason,
-      message,
-      type,
-      count: 1,
-      firstTimestamp: when,
-      lastTimestamp: when,
-      source: { ...this.source },
-      reportingComponent: this.source.component,
-      reportingInstance: this.source.host,
-    };
     await this.sink.create(namespace, event);
-    this.written.set(key, { name, namespace, count: 1, lastAt: at });
   }
 }

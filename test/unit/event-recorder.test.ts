@@ -47,15 +47,32 @@ describe('event recorder', () => {
     expect(h.recorder.stats()).toMatchObject({ pending: 0, remembered: 2, posted: 4, failed: 0 });
   });
 
-  it('a repeat whose Event has expired on the apiserver creates it anew', async () => {
+  it('a repeat whose Event is not on the apiserver (expired) writes it again, with the count so far', async () => {
     const h = harness();
     h.recorder.record(podRef('web'), 'Normal', 'Pulled', 'already present');
     await h.recorder.flush();
-    h.api.expired.add(h.api.created[0]?.metadata?.name ?? '');
+    const name = h.api.created[0]?.metadata?.name ?? '';
+    h.api.expired.add(name);
     h.recorder.record(podRef('web'), 'Normal', 'Pulled', 'already present');
     await h.recorder.flush();
-    expect(h.api.created).toHaveLength(2);
-    expect(h.api.created[1]?.count).toBe(1);
+    expect(h.api.created.map((e) => [e.metadata?.name, e.count])).toEqual([
+      [name, 1],
+      [name, 2],
+    ]);
+  });
+
+  it('repeats over the budget are still counted: the next one let through carries the true count', async () => {
+    const h = harness();
+    const ref = podRef('flappy');
+    for (let i = 0; i < 40; i++) h.recorder.record(ref, 'Warning', 'Unhealthy', 'Readiness probe failed');
+    await h.recorder.flush();
+    expect(h.api.created).toHaveLength(1);
+    expect(h.api.updates.map((u) => u.count)).toEqual(Array.from({ length: 24 }, (_, i) => i + 2));
+    expect(h.recorder.stats().filtered).toBe(15);
+    h.clock.t += 5 * 60_000;
+    h.recorder.record(ref, 'Warning', 'Unhealthy', 'Readiness probe failed');
+    await h.recorder.flush();
+    expect(h.api.updates.at(-1)?.count).toBe(41);
   });
 
   it('remembers at most 4096 distinct events, however many objects come and go', async () => {
