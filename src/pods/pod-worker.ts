@@ -238,7 +238,7 @@ export class PodSyncer {
    * life would keep a little of each of them forever. A pod that comes back (same uid) starts
    * with a clean slate, as a new pod does.
    */
-  forget(uid: string): void {
+  private forget(uid: string): void {
     this.crashBackoff.forgetPod(uid);
     this.pullBackoff.forgetPod(uid);
     for (const key of this.pullFailures.keys()) if (CrashBackoff.isOfPod(key, uid)) this.pullFailures.delete(key);
