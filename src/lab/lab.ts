@@ -23,6 +23,7 @@ import { run } from './exec.ts';
 import { mountsBelow, readMountInfo, unmount } from '../volumes/mounts.ts';
 import { containerdPaths, importLabImages, labImagesTar, startContainerd, stopContainerd } from './containerd.ts';
 import { removePodCgroups } from '../pods/pod-cgroups.ts';
+import { killAndRestartDockerd, killContainerdTree } from './kill-runtime.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -254,6 +255,27 @@ export class Lab {
     if (downtimeMs > 0) await new Promise((r) => setTimeout(r, downtimeMs));
     (state.runtimes ??= {})[worker.name] = await this.startWorkerContainerd(worker);
     await this.writeState(state);
+  }
+
+  /**
+   * Kills a worker's runtime outright with every container it runs, and starts it again. containerd: the worker's own, with its shims and containers. Docker: the
+   * machine's dockerd, which every worker of a Docker lab shares (its restart stops all their
+   * containers). Returns how many container processes died with containerd (0 for Docker, whose
+   * restart stops them).
+   */
+  async killRuntime(workerName: string): Promise<number> {
+    const worker = this.worker(workerName);
+    if (this.runtime === 'docker') {
+      await killAndRestartDockerd();
+      return 0;
+    }
+    const state = await this.requireState();
+    const pid = state.runtimes?.[worker.name];
+    if (pid === undefined) throw new Error(`no containerd runs for ${workerName}`);
+    const killed = await killContainerdTree(pid, containerdPaths(worker).socket);
+    (state.runtimes ??= {})[worker.name] = await this.startWorkerContainerd(worker);
+    await this.writeState(state);
+    return killed;
   }
 
   /** Restarts one control-plane component (tests use it to make the apiserver go away and come back). */

@@ -100,10 +100,22 @@ function fullState(state: ContainerStateJson): Record<string, unknown> {
   return { waiting: state.waiting ?? null, running: state.running ?? null, terminated: state.terminated ?? null };
 }
 
-function toPatch(status: PodStatusJson): object {
+/**
+ * podIPs and hostIPs are lists merged by `ip` in a strategic merge patch: sent as they are, the
+ * new sandbox's IP would be added beside the old one, and the apiserver refuses a pod with two
+ * IPs of one family (then no status of the pod is written again). The `$patch: replace` element
+ * makes the list the one given: the current sandbox's IP only, as the kubelet reports.
+ */
+function replacingList<T extends object>(list: T[]): (T | { $patch: 'replace' })[] {
+  return [{ $patch: 'replace' }, ...list];
+}
+
+export function toPatch(status: PodStatusJson): object {
   const containers = (list: ContainerStatusJson[] | undefined) => list?.map((c) => ({ ...c, state: fullState(c.state), lastState: fullState(c.lastState) }));
   return {
     ...status,
+    hostIPs: replacingList(status.hostIPs),
+    ...(status.podIPs ? { podIPs: replacingList(status.podIPs) } : {}),
     reason: status.reason ?? null,
     message: status.message ?? null,
     containerStatuses: containers(status.containerStatuses),

@@ -1,6 +1,10 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Lab } from '../../src/lab/lab.ts';
-import { apply, condition, createTestLab, eventually, getPod, kubectl, kubectlJson, podManifest } from '../helpers/test-lab.ts';
+import { NETWORK_NAME } from '../../src/net/pod-network.ts';
+import { apply, condition, createTestLab, eventsOf, eventually, getPod, kubectl, kubectlJson, podManifest } from '../helpers/test-lab.ts';
 import { runtimeCli, testRuntimes } from '../helpers/node-runtime.ts';
 
 // containerd restarted under running pods, as `systemctl restart containerd` does on a node: its
@@ -88,3 +92,75 @@ describe.runIf(testRuntimes.includes('containerd'))('containerd restarted under 
     await kubectl(lab, ['delete', 'pod', 'after-restart', ...names, '--wait=false']);
   }, 240_000);
 });
+
+// The runtime killed outright under 30 pods (a crash, or `systemctl kill` of its cgroup): every
+// container and sandbox dies. The agent must make new sandboxes with new IPs, report those IPs
+// (the current sandbox's only: two podIPs of one family are refused by the apiserver, and then no
+// status of the pod is ever written again), count the restarts, and leak no address.
+for (const runtime of testRuntimes) {
+  describe(`${runtime} killed under 30 pods`, () => {
+    let lab: Lab;
+
+    beforeAll(async () => {
+      const created = await createTestLab({ workers: 1, runtime });
+      lab = created.lab;
+      await lab.up(created.binDir);
+      await eventually(`${node} Ready`, 90_000, async () => condition(await kubectlJson(lab, ['get', 'node', node]), 'Ready')?.status === 'True');
+      await eventually('the default service account', 30_000, async () => (await kubectl(lab, ['get', 'serviceaccount', 'default'], { reject: false })).exitCode === 0);
+    });
+
+    afterAll(async () => {
+      await lab?.down();
+    });
+
+    const ipamDir = () => join(lab.agentPaths(lab.worker(node)).root, 'cni', 'networks', NETWORK_NAME);
+    const allocated = async () => (await readdir(ipamDir()).catch(() => [] as string[])).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)).sort();
+
+    it('within 60 s every pod is Running again with its new IP in the apiserver, its restart counted, and no IP leaked', async () => {
+      const names = Array.from({ length: 30 }, (_, i) => `killed-${i}`);
+      await apply(lab, ...names.map((name) => podManifest(name, node, {
+        terminationGracePeriodSeconds: 1,
+        containers: [{ name: 'c', image: busybox, imagePullPolicy: 'Never', command: ['sleep', '3600'] }],
+      })));
+      const listed = async () => (await kubectlJson(lab, ['get', 'pods'])).items.filter((p: any) => names.includes(p.metadata.name));
+      const before = await eventually('30 pods Running with an IP', 150_000, async () => {
+        const items = await listed();
+        return items.length === 30 && items.every((p: any) => p.status.phase === 'Running' && p.status.podIP) ? items : undefined;
+      }, 1000);
+      const oldIPs = new Map<string, string>(before.map((p: any) => [p.metadata.name, p.status.podIP]));
+      expect(await allocated()).toEqual([...oldIPs.values()].sort());
+      const agentPid = await lab.agentPidOf(node);
+
+      const killed = await lab.killRuntime(node);
+      if (runtime === 'containerd') expect(killed).toBeGreaterThanOrEqual(60); // a pause and a sleep per pod
+      const back = Date.now();
+      const after = await eventually('every pod Running again with one new IP and a restart counted', 60_000, async () => {
+        const items = await listed();
+        const done = items.length === 30 && items.every((p: any) => {
+          const s = p.status;
+          const c = s.containerStatuses?.[0];
+          return s.phase === 'Running' && s.podIP && s.podIP !== oldIPs.get(p.metadata.name) && s.podIPs?.length === 1 && s.podIPs[0].ip === s.podIP
+            && c?.ready === true && c.state?.running && c.restartCount >= 1;
+        });
+        return done ? items : undefined;
+      }, 1000);
+      console.log(`${runtime} killed under 30 pods: all Running with new IPs ${((Date.now() - back) / 1000).toFixed(1)} s after the runtime was back`);
+
+      const newIPs = after.map((p: any) => p.status.podIP as string);
+      expect(new Set(newIPs).size).toBe(30);
+      // The reported IPs are the live ones: IPAM holds exactly these (the old ones were released)
+      // and each answers from the node.
+      expect(await allocated()).toEqual([...newIPs].sort());
+      const netns = lab.worker(node).netns;
+      const unreachable = (await Promise.all(newIPs.map(async (ip: string) => ((await execa('ip', ['netns', 'exec', netns, 'ping', '-c', '1', '-W', '2', ip], { reject: false })).exitCode === 0 ? undefined : ip)))).filter(Boolean);
+      expect(unreachable).toEqual([]);
+      // The kubelet's events for a pod whose sandbox died.
+      expect(await eventsOf(lab, names[0] ?? '')).toContain('SandboxChanged: Pod sandbox changed, it will be killed and re-created.');
+      expect(await lab.agentPidOf(node)).toBe(agentPid);
+      expect(await lab.agentAlive(node)).toBe(true);
+
+      await kubectl(lab, ['delete', 'pod', ...names, '--wait=false']);
+      await eventually('the pods gone and every address released', 90_000, async () => (await listed()).length === 0 && (await allocated()).length === 0, 1000);
+    }, 420_000);
+  });
+}

@@ -52,4 +52,17 @@ describe('pod status sync', () => {
     await sync.flush();
     expect(api.statusPatches.map((p) => (p.patch as { status: { phase: string } }).status.phase)).toEqual(['Pending', 'Running']);
   });
+
+  it('replaces podIPs and hostIPs instead of merging them by ip: a new sandbox IP is the only one written', async () => {
+    const api = new FakePodApi();
+    const sync = new PodStatusSync({ api, log: silentLogger() });
+    sync.set(pod('moved'), { ...status('Running'), podIP: '10.244.0.7', podIPs: [{ ip: '10.244.0.7' }] });
+    await sync.flush();
+    const patch = api.statusPatches[0]?.patch as { status: { podIPs: unknown[]; hostIPs: unknown[]; podIP: string } };
+    // A strategic merge patch would add 10.244.0.7 beside the IP the apiserver holds; the
+    // replace directive makes the list exactly what follows it.
+    expect(patch.status.podIPs).toEqual([{ $patch: 'replace' }, { ip: '10.244.0.7' }]);
+    expect(patch.status.hostIPs).toEqual([{ $patch: 'replace' }, { ip: '192.168.56.11' }]);
+    expect(patch.status.podIP).toBe('10.244.0.7');
+  });
 });
