@@ -59,11 +59,16 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
   const nodeNetwork = podNetwork ? new NodeNetwork({ config, log, pods: podNetwork }) : undefined;
   if (nodeNetwork) stats['network'] = nodeNetwork.stats;
   if (cniServer) stats['cniServer'] = cniServer.stats;
+  const networkNotReady = nodeNetwork ? () => nodeNetwork.notReadyMessage() : undefined;
+  /** Told when the pod network becomes ready: the Node's Ready and the pods that waited follow. */
+  let onNetworkReady = (): void => {};
   /** Sets the node's pod network up for a CIDR; failures are logged and retried at the next change or resync. */
   const configureNetwork = async (podCIDR: string | undefined): Promise<void> => {
     if (!nodeNetwork || !podCIDR) return;
     try {
+      const wasReady = nodeNetwork.notReadyMessage() === undefined;
       await nodeNetwork.configure(podCIDR);
+      if (!wasReady) onNetworkReady();
       const collected = await runtime.collectNetwork?.();
       if (collected?.released) log.info({ released: collected.released }, 'released addresses of sandboxes that are gone (CNI GC)');
       for (const b of collected?.broken ?? []) {
@@ -78,7 +83,7 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
     if (config.standalone || config.kubeconfig === undefined) {
       log.info({ manifests: config.directories.manifests }, 'standalone mode: no apiserver; running static pods only');
       await configureNetwork(config.podCIDR);
-      const pods = createPodStack({ config, runtime, runtimeName, kc: undefined, api: undefined, events: nullRecorder, nodeAllocatable: () => ({ cpu: String(machine.cpuCores), memory: String(machine.memoryBytes) }), log });
+      const pods = createPodStack({ config, runtime, runtimeName, kc: undefined, api: undefined, events: nullRecorder, nodeAllocatable: () => ({ cpu: String(machine.cpuCores), memory: String(machine.memoryBytes) }), ...(networkNotReady ? { networkNotReady } : {}), log });
       Object.assign(stats, { pods: pods.stats });
       await pods.run(signal);
       return;
@@ -95,7 +100,7 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
     const events = new ApiEventRecorder(kc, { component: 'node-agent', host: config.nodeName, log });
     events.record({ kind: 'Node', name: config.nodeName, uid: config.nodeName }, 'Normal', 'Starting', `Starting node-agent ${agentVersion}.`);
     const status = new NodeStatusManager(
-      { api, config, agentVersion, machine, readUsage: () => readMachineUsage(config.directories.root), runtime, server, log, events },
+      { api, config, agentVersion, machine, readUsage: () => readMachineUsage(config.directories.root), runtime, server, log, events, ...(networkNotReady ? { podNetworkNotReady: networkNotReady } : {}) },
       registered,
     );
     const lease = new NodeLeaseController({
@@ -118,8 +123,13 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
         return { cpu: a['cpu'] ?? String(machine.cpuCores), memory: a['memory'] ?? String(machine.memoryBytes) };
       },
       node: () => status.node,
+      ...(networkNotReady ? { networkNotReady } : {}),
       log,
     });
+    onNetworkReady = () => {
+      status.kick();
+      pods.manager.wakeAll();
+    };
     pods.staticSource.setNodeUid(registered.metadata?.uid ?? '');
     const core = kc.makeApiClient(CoreV1Api);
     let podCIDR = registered.spec?.podCIDR ?? config.podCIDR;
@@ -185,7 +195,10 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
     const resync = async (): Promise<void> => {
       while (!signal.aborted) {
         await sleep(10_000, signal);
-        if (!signal.aborted) nodeNetwork?.kick();
+        if (signal.aborted) break;
+        // A set-up that failed (a bridge or rule the kernel refused) is tried again.
+        if (nodeNetwork?.notReadyMessage() !== undefined) await configureNetwork(podCIDR);
+        else nodeNetwork?.kick();
       }
     };
     Object.assign(stats, { podCIDR, statusUpdates: status.stats, lease: lease.stats, nodeWatch: nodeWatch.stats, pods: pods.stats, events: () => events.stats() });

@@ -24,6 +24,7 @@ import { mountsBelow, readMountInfo, unmount } from '../volumes/mounts.ts';
 import { containerdPaths, importLabImages, labImagesTar, startContainerd, stopContainerd } from './containerd.ts';
 import { removePodCgroups } from '../pods/pod-cgroups.ts';
 import { killAndRestartDockerd, killContainerdTree } from './kill-runtime.ts';
+import { whatIsMissing } from './cluster-usable.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -113,6 +114,31 @@ export class Lab {
       this.log(`${worker.name}: ${worker.ip}, node-agent pid ${state.agents[worker.name]}`);
     }
     await this.writeState(state);
+    await this.waitUsable();
+  }
+
+  /** Waits until whatIsMissing says nothing; on timeout, says what is missing and where to look. */
+  async waitUsable(timeoutMs = 120_000): Promise<void> {
+    const { topology } = this;
+    const workers = topology.workers.map((w) => w.name);
+    const deadline = Date.now() + timeoutMs;
+    let missing: string[] = ['nothing read from the apiserver yet'];
+    while (Date.now() < deadline) {
+      try {
+        const nodes = await apiserverGet(this, '/api/v1/nodes');
+        const sa = await apiserverGet(this, '/api/v1/namespaces/default/serviceaccounts/default');
+        missing = whatIsMissing(workers, nodes.status === 200 ? (JSON.parse(nodes.body) as { items?: [] }).items ?? [] : [], sa.status === 200);
+      } catch (err) {
+        missing = [`the apiserver does not answer: ${err instanceof Error ? err.message : String(err)}`];
+      }
+      if (missing.length === 0) {
+        this.log(`ready: ${workers.join(', ')} Ready with pod CIDRs; the default ServiceAccount exists`);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const logs = topology.workers.map((w) => this.agentPaths(w).log).join(', ');
+    throw new Error(`the lab is up but not usable after ${timeoutMs / 1000} s: ${missing.join('; ')}. The agents' logs: ${logs}`);
   }
 
   /** The agents' own RBAC (reading all Nodes for peer routes); retried while RBAC bootstraps. */

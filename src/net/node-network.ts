@@ -66,9 +66,30 @@ export class NodeNetwork {
     return run;
   }
 
+  /** Why the last set-up failed, while no set-up has succeeded. */
+  private lastFailure: string | undefined;
+
   /** Sets the node up for `podCIDR`; called at start and whenever the Node's podCIDR changes. */
   configure(podCIDR: string): Promise<void> {
-    return this.serialized(() => this.configureNow(podCIDR));
+    return this.serialized(async () => {
+      try {
+        await this.configureNow(podCIDR);
+        this.lastFailure = undefined;
+      } catch (err) {
+        this.lastFailure = err instanceof Error ? err.message : String(err);
+        throw err;
+      }
+    });
+  }
+
+  /**
+   * Why pods cannot get a network yet, in kubelet's words, or undefined once they can: the node
+   * has its podCIDR, the bridge and the CNI config. Until then the Node is not Ready and pods
+   * wait (kubelet's NetworkPluginNotReady).
+   */
+  notReadyMessage(): string | undefined {
+    if (this.podCIDR !== undefined) return undefined;
+    return `network plugin not ready: cni config uninitialized${this.lastFailure ? ` (pod network set-up failed: ${this.lastFailure})` : ''}`;
   }
 
   private async configureNow(podCIDR: string): Promise<void> {

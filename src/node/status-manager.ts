@@ -12,7 +12,7 @@ import type { EventRecorder } from '../kube/event-recorder.ts';
 import type { MachineInfo, MachineUsage } from './machine-info.ts';
 import { conditionEvents } from './node-events.ts';
 import { kubeTime, type NodeStatus } from './node-types.ts';
-import { computeNodeStatus, runtimeReadiness, statusChanged } from './status-setters.ts';
+import { computeNodeStatus, runtimeReadiness, statusChanged, withPodNetwork } from './status-setters.ts';
 
 /** kubelet's nodeStatusUpdateRetry: attempts per sync before giving up until the next tick. */
 const updateRetries = 5;
@@ -28,6 +28,8 @@ export interface StatusManagerDeps {
   log: Logger;
   /** Receives NodeReady, NodeNotReady, NodeHasDiskPressure… when a condition changes. */
   events?: EventRecorder;
+  /** Why pods cannot get a network yet (undefined once they can); no pod network, no check. */
+  podNetworkNotReady?: () => string | undefined;
   now?: () => Date;
 }
 
@@ -110,6 +112,7 @@ export class NodeStatusManager {
     let lastComplaint = '';
     while (!signal.aborted) {
       let wait = config.nodeStatusUpdateFrequencyMs;
+      this.kicked = false;
       try {
         await this.syncOnce();
         if (lastComplaint) log.info('node status updates work again');
@@ -122,8 +125,25 @@ export class NodeStatusManager {
         lastComplaint = message;
         wait = backoff.next();
       }
-      await sleep(wait, signal);
+      // Until the wait ends, or kick() calls for a status now (a kick during the sync included).
+      if (this.kicked) continue;
+      const early = new AbortController();
+      this.wakeEarly = () => early.abort();
+      await sleep(wait, AbortSignal.any([signal, early.signal]));
+      this.wakeEarly = undefined;
     }
+  }
+
+  private wakeEarly: (() => void) | undefined;
+  private kicked = false;
+
+  /**
+   * Something the status depends on changed (the pod network came up): the next sync runs now
+   * rather than at the end of nodeStatusUpdateFrequency, so Ready follows within a moment.
+   */
+  kick(): void {
+    this.kicked = true;
+    this.wakeEarly?.();
   }
 
   private async gatherInputs() {
@@ -133,7 +153,8 @@ export class NodeStatusManager {
     } catch {
       // status() below explains; the last known version stays on the Node.
     }
-    const readiness = runtimeReadiness(await runtime.status(), this.lastRuntime?.runtimeName ?? config.runtime.type);
+    const conditions = withPodNetwork(await runtime.status(), this.deps.podNetworkNotReady?.());
+    const readiness = runtimeReadiness(conditions, this.lastRuntime?.runtimeName ?? config.runtime.type);
     return {
       config,
       agentVersion: this.deps.agentVersion,

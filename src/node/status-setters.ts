@@ -161,6 +161,17 @@ export const setContainerRuntimeUnhealthy: StatusSetter = (status, { runtimeHeal
 };
 
 /**
+ * The runtime's conditions with the agent's own view of the pod network: the agent sets the
+ * network up (podCIDR, bridge, CNI config), so until it has, NetworkReady is false with
+ * kubelet's NetworkPluginNotReady whatever the runtime says (the Docker backend says nothing of
+ * the network; containerd only knows whether a CNI config file exists).
+ */
+export function withPodNetwork<C extends { type: string; status: boolean; reason: string; message: string }>(conditions: C[], notReadyMessage: string | undefined): (C | { type: 'NetworkReady'; status: false; reason: string; message: string })[] {
+  if (notReadyMessage === undefined) return conditions;
+  return [...conditions.filter((c) => c.type !== 'NetworkReady'), { type: 'NetworkReady', status: false, reason: 'NetworkPluginNotReady', message: notReadyMessage }];
+}
+
+/**
  * Why the runtime's conditions keep the node from being Ready, in kubelet's words, and its health
  * for ContainerRuntimeUnhealthy. A runtime that says nothing of RuntimeReady is not ready.
  */

@@ -137,6 +137,11 @@ export class PodManager {
     if (this.workers.has(uid)) this.enqueue(uid);
   }
 
+  /** Every pod syncs again (the pod network came up: pods that waited for it start now). */
+  wakeAll(): void {
+    for (const uid of this.workers.keys()) this.enqueue(uid);
+  }
+
   pods(): V1Pod[] {
     return [...this.workers.values()].filter((w) => w.state === 'syncing').map((w) => w.pod);
   }

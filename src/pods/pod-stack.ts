@@ -42,6 +42,8 @@ export function createPodStack(options: {
   nodeAllocatable: () => { cpu: string; memory: string };
   /** This node as the apiserver last showed it (labels, taints, allocatable) for admission; undefined standalone. */
   node?: () => V1Node | undefined;
+  /** Why pods cannot get a network yet, undefined once they can (see PodSyncDeps). */
+  networkNotReady?: () => string | undefined;
   log: Logger;
 }) {
   const { config, runtime, kc, events, log } = options;
@@ -111,6 +113,7 @@ export function createPodStack(options: {
       nodeHosts: readOptional('/etc/hosts'),
     },
     probes,
+    ...(options.networkNotReady ? { networkNotReady: options.networkNotReady } : {}),
     log,
   });
   const sources = kc ? ['file', 'api'] : ['file'];

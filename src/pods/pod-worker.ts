@@ -51,6 +51,11 @@ export interface PodSyncDeps {
   dns: { cluster: ClusterDns; host: DnsConfig; nodeHosts: string };
   /** Runs the containers' probes; the syncer registers running containers and reads verdicts. */
   probes?: ProbeManager;
+  /**
+   * Why pods cannot get a network yet (no podCIDR, bridge or CNI config), undefined once they
+   * can. While it says something, only host-network pods get a sandbox (kubelet's SyncPod).
+   */
+  networkNotReady?: () => string | undefined;
   log: Logger;
   now?: () => number;
   /** Removes a gone pod's cgroup directories (pod-cgroups.ts); replaced in unit tests. */
@@ -132,7 +137,14 @@ export class PodSyncer {
       }
       let sandboxId = actions.sandboxId;
       const sandboxConfig = this.sandboxConfig(pod, actions.createSandbox ? actions.sandboxAttempt : latestSandbox(observed)?.pod.attempt ?? 0);
-      if (volumes && actions.createSandbox) {
+      const networkProblem = pod.spec?.hostNetwork ? undefined : this.deps.networkNotReady?.();
+      if (volumes && actions.createSandbox && networkProblem !== undefined) {
+        // Waits for the network, which wakes every pod when it comes up (and a retry meanwhile).
+        const message = `network is not ready: container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:${networkProblem}`;
+        podFailure = { reason: 'ContainerCreating', message };
+        this.event(pod, 'Warning', 'NetworkNotReady', message);
+        wake(10_000);
+      } else if (volumes && actions.createSandbox) {
         if (actions.sandboxAttempt > 0) this.event(pod, 'Normal', 'SandboxChanged', 'Pod sandbox changed, it will be killed and re-created.');
         for (const [reason, message] of this.dnsDecision(pod).warnings) this.event(pod, 'Warning', reason, message);
         try {

@@ -32,8 +32,8 @@ export async function createTestLab(options: Partial<LabOptions> = {}): Promise<
 }
 
 /** The real kubectl, as the lab's admin. */
-export async function kubectl(lab: Lab, args: string[], options: { reject?: boolean } = {}) {
-  return execa('kubectl', ['--kubeconfig', lab.adminKubeconfig, ...args], { reject: options.reject ?? true });
+export async function kubectl(lab: Lab, args: string[], options: { reject?: boolean; input?: string } = {}) {
+  return execa('kubectl', ['--kubeconfig', lab.adminKubeconfig, ...args], { reject: options.reject ?? true, ...(options.input !== undefined ? { input: options.input } : {}) });
 }
 
 export async function kubectlJson<T = any>(lab: Lab, args: string[]): Promise<T> {

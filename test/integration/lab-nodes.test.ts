@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import type { Lab } from '../../src/lab/lab.ts';
 import { parseCidr, cidrsOverlap } from '../../src/util/cidr.ts';
-import { createTestLab, eventually, kubectlJson, condition, labLeftovers } from '../helpers/test-lab.ts';
+import { createTestLab, eventsOf, eventually, getPod, kubectl, kubectlJson, condition, labLeftovers, podManifest } from '../helpers/test-lab.ts';
 import { testRuntimes } from '../helpers/node-runtime.ts';
 
 // The acceptance of the foundation issue, against the real control plane with real kubectl:
@@ -10,11 +10,30 @@ import { testRuntimes } from '../helpers/node-runtime.ts';
 // and the node lifecycle controller reacts when an agent dies and when it comes back.
 for (const runtime of testRuntimes) describe(`lab with two workers on ${runtime}`, () => {
   let lab: Lab;
+  let binDir: string;
+  let appliedAtOnce: { exitCode?: number | undefined; stderr: string };
 
   beforeAll(async () => {
     const created = await createTestLab({ workers: 2, runtime });
     lab = created.lab;
+    binDir = created.binDir;
     await lab.up(created.binDir);
+    // What a script does: apply a pod the moment `lab up` returns, no retry, no wait.
+    appliedAtOnce = await kubectl(lab, ['apply', '-f', '-'], { reject: false, input: JSON.stringify({
+      apiVersion: 'v1', kind: 'Pod', metadata: { name: 'right-after-up', namespace: 'default' },
+      spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'c', image: 'localhost/busybox:1', imagePullPolicy: 'Never', command: ['sleep', '3600'] }] },
+    }) });
+  });
+
+  it('is usable when `lab up` returns: a pod applied at once is admitted, scheduled and runs', async () => {
+    expect(appliedAtOnce.stderr).toBe('');
+    expect(appliedAtOnce.exitCode).toBe(0);
+    const pod = await eventually('the pod Running', 60_000, async () => {
+      const p = await kubectlJson(lab, ['get', 'pod', 'right-after-up']);
+      return p.status?.phase === 'Running' && p.status.podIP ? p : undefined;
+    });
+    expect(lab.topology.workers.map((w) => w.name)).toContain(pod.spec.nodeName);
+    await kubectl(lab, ['delete', 'pod', 'right-after-up', '--wait=false']);
   });
 
   afterAll(async () => {
@@ -112,6 +131,45 @@ for (const runtime of testRuntimes) describe(`lab with two workers on ${runtime}
       return condition(node, 'Ready')?.status === 'True' && !tainted;
     });
   }, 150_000);
+
+  it('is not Ready until it has a podCIDR, and a pod bound to it before then starts once it has one', async () => {
+    const node = 'worker-2';
+    const nodeOf = async () => (await kubectlJson(lab, ['get', 'nodes'])).items.find((n: any) => n.metadata.name === node);
+    await lab.stopAgent(node, 'SIGTERM');
+    // Without kube-controller-manager nobody hands out pod CIDRs: the Node registered anew has none.
+    await lab.restartComponent('kube-controller-manager', binDir, 0, async () => {
+      await kubectl(lab, ['delete', 'node', node]);
+      await lab.startAgent(node);
+      const seen = await eventually(`${node} registered again with its Ready condition`, 30_000, async () => {
+        const n = await nodeOf();
+        const ready = n && condition(n, 'Ready');
+        return ready ? { n, ready } : undefined;
+      });
+      expect(seen.n.spec.podCIDR).toBeUndefined();
+      expect(seen.ready).toMatchObject({ status: 'False', reason: 'KubeletNotReady' });
+      expect(seen.ready.message).toContain('container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:network plugin not ready: cni config uninitialized');
+      await kubectl(lab, ['apply', '-f', '-'], { input: JSON.stringify(podManifest('early-bird', node, { terminationGracePeriodSeconds: 1, containers: [{ name: 'c', image: 'localhost/busybox:1', imagePullPolicy: 'Never', command: ['sleep', '3600'] }] })) });
+      const waitedFor = await eventually('the NetworkNotReady event', 30_000, async () => (await eventsOf(lab, 'early-bird')).find((e) => e.startsWith('NetworkNotReady: ')));
+      expect(waitedFor).toContain('network is not ready: container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady');
+      const pending = await getPod(lab, 'early-bird');
+      expect(pending.status.phase).toBe('Pending');
+      expect(pending.status.podIP).toBeUndefined();
+      expect(condition(await nodeOf(), 'Ready')?.status).toBe('False');
+    });
+    // kube-controller-manager is back and assigns a CIDR: the node turns Ready, the pod starts in it.
+    const ready = await eventually(`${node} Ready with a podCIDR`, 60_000, async () => {
+      const n = await nodeOf();
+      return n?.spec.podCIDR && condition(n, 'Ready')?.status === 'True' ? n : undefined;
+    });
+    const pod = await eventually('early-bird Running with an IP', 60_000, async () => {
+      const p = await getPod(lab, 'early-bird');
+      return p.status?.phase === 'Running' && p.status.podIP ? p : undefined;
+    });
+    const cidr = parseCidr(ready.spec.podCIDR);
+    const ip = parseCidr(`${pod.status.podIP}/32`);
+    expect(cidr.ok && ip.ok && cidrsOverlap(cidr.cidr, ip.cidr)).toBe(true);
+    await kubectl(lab, ['delete', 'pod', 'early-bird', '--wait=false']);
+  });
 
   it('is taken down completely, and down is safe to repeat', async () => {
     const { prefix } = lab.topology.options;
