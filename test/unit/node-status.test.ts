@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/validate.ts';
 import type { AgentConfig } from '../../src/config/types.ts';
-import { computeNodeStatus, runtimeReadiness, statusChanged, type StatusInputs } from '../../src/node/status-setters.ts';
+import { computeNodeStatus, runtimeReadiness, statusChanged, withPodNetwork, type StatusInputs } from '../../src/node/status-setters.ts';
 import { conditionEvents } from '../../src/node/node-events.ts';
 import { labelReconcilePatch, initialNode } from '../../src/node/node-object.ts';
 
@@ -123,6 +123,19 @@ describe('conditionEvents', () => {
 
 describe('container runtime health', () => {
   const up = [{ type: 'RuntimeReady', status: true, reason: '', message: '' }, { type: 'NetworkReady', status: true, reason: '', message: '' }];
+  it('the pod network not set up yet: NetworkReady=false NetworkPluginNotReady whatever the runtime says, and NotReady in kubelet\'s words', () => {
+    const conditions = withPodNetwork(up, 'network plugin not ready: cni config uninitialized');
+    expect(conditions.filter((c) => c.type === 'NetworkReady')).toEqual([{ type: 'NetworkReady', status: false, reason: 'NetworkPluginNotReady', message: 'network plugin not ready: cni config uninitialized' }]);
+    const r = runtimeReadiness(conditions, 'docker');
+    expect(r.notReadyReasons).toEqual(['container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:network plugin not ready: cni config uninitialized']);
+    // The runtime itself is fine: no ContainerRuntimeUnhealthy for a network still coming up.
+    expect(r.health.healthy).toBe(true);
+    const status = computeNodeStatus(inputs({ notReadyReasons: r.notReadyReasons, runtimeHealth: r.health }), undefined);
+    expect(status.conditions.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'KubeletNotReady', message: r.notReadyReasons[0] });
+    // Once it is set up, the runtime's own conditions stand.
+    expect(withPodNetwork(up, undefined)).toEqual(up);
+  });
+
   it('a healthy runtime: Ready, and ContainerRuntimeUnhealthy False with node-problem-detector\'s reason', () => {
     const r = runtimeReadiness(up, 'containerd');
     expect(r.notReadyReasons).toEqual([]);

@@ -37,7 +37,7 @@ function pod(name: string, containers: V1Container[], spec: Partial<NonNullable<
 const app = (extra: Partial<V1Container> = {}): V1Container => ({ name: 'c', image: 'localhost/busybox:1', command: ['sleep', '3600'], ...extra });
 
 /** A syncer on the fake runtime; `probeResults` answers every probe run of a kind (success by default). */
-function harness(shared?: { runtime: FakeRuntime; clock: FakeClock }) {
+function harness(shared?: { runtime: FakeRuntime; clock: FakeClock }, extra: { networkNotReady?: () => string | undefined } = {}) {
   const clock = shared?.clock ?? new FakeClock();
   const runtime = shared?.runtime ?? new FakeRuntime({ now: () => clock.now() });
   const events: string[] = [];
@@ -65,6 +65,7 @@ function harness(shared?: { runtime: FakeRuntime; clock: FakeClock }) {
     rootDir: root,
     dns: { cluster: { servers: [], domain: 'cluster.local' }, host: { servers: ['192.168.56.1'], searches: [], options: [] }, nodeHosts: '' },
     probes,
+    ...extra,
     log,
     now: () => clock.now(),
     removePodCgroups: async () => [],
@@ -74,6 +75,26 @@ function harness(shared?: { runtime: FakeRuntime; clock: FakeClock }) {
 }
 
 describe('pod syncer on a fake runtime', () => {
+  it('makes no sandbox while the pod network is not ready (NetworkNotReady), except for host-network pods, and starts the pod once it is', async () => {
+    let network: string | undefined = 'network plugin not ready: cni config uninitialized';
+    const h = harness(undefined, { networkNotReady: () => network });
+    const p = pod('early', [app()]);
+    const wake = await h.syncer.sync(p);
+    expect(h.runtime.callsOf('runSandbox')).toHaveLength(0);
+    expect(wake).toBe(10_000);
+    const message = 'network is not ready: container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:network plugin not ready: cni config uninitialized';
+    expect(h.events).toContain(`Warning NetworkNotReady: ${message}`);
+    expect(h.status(p)).toMatchObject({ phase: 'Pending', reason: 'ContainerCreating', message });
+    expect(h.status(p)?.containerStatuses[0]?.state.waiting?.reason).toBe('ContainerCreating');
+    // The host's network needs no pod network.
+    await h.syncer.sync(pod('host', [app()], { hostNetwork: true }));
+    expect(h.runtime.callsOf('runSandbox')).toHaveLength(1);
+    network = undefined;
+    await h.syncer.sync(p);
+    expect(h.runtime.callsOf('runSandbox')).toHaveLength(2);
+    expect(h.status(p)?.phase).toBe('Running');
+  });
+
   it('starts the sandbox, then the containers, and reports the pod Running with their ids', async () => {
     const h = harness();
     const p = pod('web', [app(), app({ name: 'side' })]);
