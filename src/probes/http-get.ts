@@ -5,6 +5,7 @@ import type { V1Container, V1HTTPHeader } from '@kubernetes/client-node';
 import type { HttpGetHandler } from './probe-spec.ts';
 import { dialError, joinHostPort, probeAddress } from './probe-address.ts';
 import { errorMessage, maxProbeOutputBytes, probeUserAgent, type ProbeOutcome } from './probe-outcome.ts';
+import { timerDelayMs } from '../util/timer-delay.ts';
 
 /**
  * The httpGet probe, as kubelet's prober does it (pkg/probe/http): GET with Node's own client,
@@ -59,7 +60,7 @@ export async function httpGet(handler: Omit<HttpGetHandler, 'type'>, options: Ht
   }
   const first = url;
   const deadline = new AbortController();
-  const timer = setTimeout(() => deadline.abort(), options.timeoutSeconds * 1000);
+  const timer = setTimeout(() => deadline.abort(), timerDelayMs(options.timeoutSeconds));
   const phase = { headersReceived: false };
   try {
     let host = hostHeader;

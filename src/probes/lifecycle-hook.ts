@@ -3,6 +3,7 @@ import type { Runtime } from '../runtime/types.ts';
 import { httpGet } from './http-get.ts';
 import { errorMessage, probeUserAgent } from './probe-outcome.ts';
 import { httpGetHandlerOf } from './probe-spec.ts';
+import { timerDelayMs } from '../util/timer-delay.ts';
 
 export type HookResult = { ok: true } | { ok: false; message: string };
 
@@ -52,7 +53,7 @@ export async function runLifecycleHook(options: {
     return { ok: false, message: `HTTP lifecycle hook (${get.path}) ${where} failed - error: ${result.message}` };
   }
   if (handler.sleep) {
-    await new Promise((r) => setTimeout(r, Math.max(0, Math.min(handler.sleep!.seconds, timeoutSeconds)) * 1000));
+    await new Promise((r) => setTimeout(r, timerDelayMs(Math.min(handler.sleep!.seconds, timeoutSeconds))));
     return { ok: true };
   }
   return { ok: false, message: `Cannot run handler: invalid handler (no exec, httpGet or sleep action) ${where}` };

@@ -3,6 +3,7 @@ import type { Logger } from '../log/logger.ts';
 import { DueHeap, type DueItem } from './due-heap.ts';
 import { normalizeProbe, probeKinds, validateProbe, type ProbeKind, type ProbeSpec } from './probe-spec.ts';
 import { errorMessage, type ProbeOutcome } from './probe-outcome.ts';
+import { MAX_TIMER_DELAY_MS } from '../util/timer-delay.ts';
 
 /**
  * Kubelet's prober manager (pkg/kubelet/prober): runs every container's liveness, readiness and
@@ -147,8 +148,8 @@ interface Worker extends DueItem {
   stopped: boolean;
 }
 
-/** setTimeout cannot wait longer than 2^31-1 ms; a longer wait is re-armed when it ends. */
-const maxTimerDelayMs = 2 ** 31 - 1;
+/** setTimeout cannot wait longer than MAX_TIMER_DELAY_MS; a longer wait is re-armed when it ends. */
+const maxTimerDelayMs = MAX_TIMER_DELAY_MS;
 
 const systemClock: ProbeClock = {
   now: () => Date.now(),

@@ -3,6 +3,7 @@ import type { V1Container } from '@kubernetes/client-node';
 import type { TcpSocketHandler } from './probe-spec.ts';
 import { dialError, joinHostPort, probeAddress } from './probe-address.ts';
 import type { ProbeOutcome } from './probe-outcome.ts';
+import { timerDelayMs } from '../util/timer-delay.ts';
 
 /**
  * The tcpSocket probe (kubelet's DoTCPProbe): success when a connection opens within
@@ -26,7 +27,7 @@ export async function tcpSocketProbe(handler: Omit<TcpSocketHandler, 'type'>, op
       socket.destroy();
       resolve(outcome);
     };
-    const timer = setTimeout(() => finish({ result: 'failure', output: `dial tcp ${hostPort}: i/o timeout` }), options.timeoutSeconds * 1000);
+    const timer = setTimeout(() => finish({ result: 'failure', output: `dial tcp ${hostPort}: i/o timeout` }), timerDelayMs(options.timeoutSeconds));
     socket.once('connect', () => finish({ result: 'success', output: '' }));
     // 'on', not 'once': an error after the outcome must still have a listener, or it would throw.
     socket.on('error', (err) => finish({ result: 'failure', output: dialError(err, hostPort) }));

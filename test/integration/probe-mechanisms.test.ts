@@ -207,6 +207,10 @@ describe('httpGet probe', () => {
     expect(outcome.output).toBe(`Get "http://${host}:${httpPort}/slow": context deadline exceeded (Client.Timeout exceeded while awaiting headers)`);
   });
 
+  it('a timeout of 2147484 s or more waits as long as the server takes (setTimeout would overflow to 1 ms)', async () => {
+    expect(await get('/slow', {}, 2_147_484)).toEqual({ result: 'success', output: 'late' });
+  });
+
   it('the timeout covers reading the body too', async () => {
     const outcome = await get('/slow-body', {}, 1);
     expect(outcome.result).toBe('failure');

@@ -4,6 +4,7 @@ import { parseDuration, formatDuration } from '../../src/util/duration.ts';
 import { parseQuantity, parseThreshold, thresholdBytes, formatKi } from '../../src/util/quantity.ts';
 import { Backoff } from '../../src/util/backoff.ts';
 import { BoundedBuffer } from '../../src/util/bounded-buffer.ts';
+import { MAX_TIMER_DELAY_MS, timerDelayMs } from '../../src/util/timer-delay.ts';
 
 describe('cidr', () => {
   it('round-trips addresses and rejects bad ones', () => {
@@ -78,3 +79,15 @@ describe('BoundedBuffer', () => {
     expect([exact.toString(), exact.droppedBytes]).toEqual(['abc', 1]);
   });
 });
+
+describe('timerDelayMs', () => {
+  it('clamps to the longest setTimeout delay instead of overflowing, and never goes negative', () => {
+    expect(timerDelayMs(1)).toBe(1000);
+    expect(timerDelayMs(2_147_483)).toBe(2_147_483_000);
+    expect(timerDelayMs(2_147_484)).toBe(MAX_TIMER_DELAY_MS);
+    expect(timerDelayMs(2 ** 31)).toBe(MAX_TIMER_DELAY_MS);
+    expect(timerDelayMs(-5)).toBe(0);
+    expect(timerDelayMs(Number.NaN)).toBe(0);
+  });
+});
+

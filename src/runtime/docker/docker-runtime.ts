@@ -26,6 +26,7 @@ import type {
   SandboxStatus,
 } from '../types.ts';
 import { maxExecOutputBytes } from '../types.ts';
+import { timerDelayMs } from '../../util/timer-delay.ts';
 
 /** Docker has no annotations: they ride as labels with this prefix, as dockershim did. */
 const annotationPrefix = 'annotation.';
@@ -422,7 +423,7 @@ export class DockerRuntime implements Runtime {
     });
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), Math.max(1, timeoutSeconds) * 1000);
+      timer = setTimeout(() => resolve(false), timerDelayMs(Math.max(1, timeoutSeconds)));
     });
     const completed = await Promise.race([finished, timedOut]);
     clearTimeout(timer);
