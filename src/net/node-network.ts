@@ -118,7 +118,7 @@ export class NodeNetwork {
     this.programmer = new PeerProgrammer(
       this.rtnl,
       vxlan ? 'vxlan' : 'host-gw',
-      { name: config.nodeName, nodeIP: config.nodeIP, podCIDR },
+      { name: config.nodeName, nodeIP: config.nodeIP, podCIDR, ...(config.clusterCIDR ? { clusterCIDR: config.clusterCIDR } : {}) },
       log,
       { stateDir: join(config.directories.root, 'network'), port: config.network.vxlanPort },
     );

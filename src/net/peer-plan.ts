@@ -1,4 +1,4 @@
-import { formatIpv4, parseCidr, parseIpv4, cidrsOverlap, formatCidr, type Ipv4Cidr } from '../util/cidr.ts';
+import { formatIpv4, parseCidr, parseIpv4, cidrContains, cidrsOverlap, formatCidr, type Ipv4Cidr } from '../util/cidr.ts';
 import { ROUTE_PROTOCOL_NODE_AGENT, type FdbEntry, type Ipv4Route, type NeighbourEntry } from './netlink/rtnl.ts';
 
 /**
@@ -83,9 +83,13 @@ function cidrOf(text: string): Ipv4Cidr | undefined {
  * reported in `skipped` with a reason, and never half-programmed. Peers are considered in name
  * order so that, when two of them conflict, the same one wins on every node and every sync.
  */
-export function planPeers(mode: Mode, local: NodeNet, peers: readonly NodeNet[]): PeerPlan {
+export function planPeers(mode: Mode, local: NodeNet & { clusterCIDR?: string }, peers: readonly NodeNet[]): PeerPlan {
   const localCidr = cidrOf(local.podCIDR);
   if (!localCidr) throw new Error(`local node ${local.name} has no valid pod CIDR (${JSON.stringify(local.podCIDR)})`);
+  // Routes only into the cluster's pod network, as flannel takes no lease outside its Network: a
+  // Node object claiming 0.0.0.0/1 or the service range must not re-route this node's traffic.
+  const cluster = local.clusterCIDR !== undefined ? cidrOf(local.clusterCIDR) : undefined;
+  if (local.clusterCIDR !== undefined && !cluster) throw new Error(`clusterCIDR ${JSON.stringify(local.clusterCIDR)} is not a valid IPv4 CIDR`);
   if (parseIpv4(local.nodeIP) === undefined) throw new Error(`local node ${local.name} has no valid node IP (${JSON.stringify(local.nodeIP)})`);
 
   const plan: PeerPlan = {
@@ -110,6 +114,10 @@ export function planPeers(mode: Mode, local: NodeNet, peers: readonly NodeNet[])
     if (!cidr) { skip(peer.name, `podCIDR ${JSON.stringify(peer.podCIDR)} is not a valid IPv4 CIDR`); continue; }
     if (parseIpv4(peer.nodeIP) === undefined) { skip(peer.name, `node IP ${JSON.stringify(peer.nodeIP)} is not an IPv4 address`); continue; }
     if (peer.nodeIP === local.nodeIP) { skip(peer.name, `node IP ${peer.nodeIP} is the local node's own`); continue; }
+    if (cluster && !(cidr.prefix >= cluster.prefix && cidrContains(cluster, cidr.network))) {
+      skip(peer.name, `podCIDR ${peer.podCIDR} is outside the clusterCIDR ${local.clusterCIDR}`);
+      continue;
+    }
     if (cidrsOverlap(cidr, localCidr)) {
       skip(peer.name, `podCIDR ${peer.podCIDR} overlaps the local podCIDR ${local.podCIDR}`);
       continue;

@@ -36,13 +36,13 @@ export interface PeerSyncSummary {
 export class PeerProgrammer {
   private readonly rtnl: Rtnl;
   private readonly mode: Mode;
-  private readonly local: NodeNet;
+  private readonly local: NodeNet & { clusterCIDR?: string };
   private readonly log: PeerLogger;
   private readonly vxlan: VxlanDeviceOptions;
   /** The last reported skip list, so a peer that stays skipped is logged once, not every sync. */
   private lastSkipped = '';
 
-  constructor(rtnl: Rtnl, mode: Mode, local: NodeNet, log: PeerLogger, vxlan: VxlanDeviceOptions) {
+  constructor(rtnl: Rtnl, mode: Mode, local: NodeNet & { clusterCIDR?: string }, log: PeerLogger, vxlan: VxlanDeviceOptions) {
     this.rtnl = rtnl;
     this.mode = mode;
     this.local = local;

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import type { Lab } from '../../src/lab/lab.ts';
 import { parseCidr, cidrsOverlap } from '../../src/util/cidr.ts';
@@ -131,6 +132,23 @@ for (const runtime of testRuntimes) describe(`lab with two workers on ${runtime}
       return condition(node, 'Ready')?.status === 'True' && !tainted;
     });
   }, 150_000);
+
+  it('routes to a Node\'s podCIDR only inside the clusterCIDR: a Node claiming the service range gets no route', async () => {
+    const netns = lab.worker('worker-1').netns;
+    const gateway = `${lab.topology.options.subnet}.99`;
+    const fake = (name: string, podCIDR: string) => ({ apiVersion: 'v1', kind: 'Node', metadata: { name }, spec: { podCIDR, podCIDRs: [podCIDR] }, status: { addresses: [{ type: 'InternalIP', address: gateway }] } });
+    await kubectl(lab, ['create', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [fake('rogue', '10.96.0.0/24'), fake('honest', '10.244.200.0/24')] }) });
+    try {
+      const routes = async (dst: string) => (await execa('ip', ['netns', 'exec', netns, 'ip', '-4', 'route', 'show', dst])).stdout.trim();
+      // The honest one is programmed (so the agent did see both Nodes), the rogue one never.
+      await eventually('a route to the honest Node', 30_000, async () => (await routes('10.244.200.0/24')).includes(`via ${gateway}`));
+      expect(await routes('10.96.0.0/24')).toBe('');
+      const log = await readFile(lab.agentPaths(lab.worker('worker-1')).log, 'utf8');
+      expect(log).toContain('podCIDR 10.96.0.0/24 is outside the clusterCIDR 10.244.0.0/16');
+    } finally {
+      await kubectl(lab, ['delete', 'node', 'rogue', 'honest', '--wait=false'], { reject: false });
+    }
+  });
 
   it('is not Ready until it has a podCIDR, and a pod bound to it before then starts once it has one', async () => {
     const node = 'worker-2';

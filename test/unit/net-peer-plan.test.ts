@@ -75,6 +75,22 @@ describe('planPeers', () => {
     expect(plan.fdb.map((r) => r.peer)).toEqual(['b']);
   });
 
+  it('refuses peer podCIDRs outside the clusterCIDR (a Node claiming 0.0.0.0/1 or the service range), as flannel refuses such leases', () => {
+    const inCluster = { ...local, clusterCIDR: '10.244.0.0/16' };
+    const grabber: NodeNet = { name: 'd', nodeIP: '192.168.1.14', podCIDR: '0.0.0.0/1' };
+    const services: NodeNet = { name: 'e', nodeIP: '192.168.1.15', podCIDR: '10.96.0.0/24' };
+    const straddling: NodeNet = { name: 'f', nodeIP: '192.168.1.16', podCIDR: '10.244.0.0/15' };
+    const plan = planPeers('host-gw', inCluster, [b, grabber, services, straddling]);
+    expect(plan.routes.map((r) => r.peer)).toEqual(['b']);
+    expect(plan.skipped).toEqual([
+      { name: 'd', reason: 'podCIDR 0.0.0.0/1 is outside the clusterCIDR 10.244.0.0/16' },
+      { name: 'e', reason: 'podCIDR 10.96.0.0/24 is outside the clusterCIDR 10.244.0.0/16' },
+      { name: 'f', reason: 'podCIDR 10.244.0.0/15 is outside the clusterCIDR 10.244.0.0/16' },
+    ]);
+    // Without a clusterCIDR configured, nothing to check against (as before).
+    expect(planPeers('host-gw', local, [services]).routes.map((r) => r.peer)).toEqual(['e']);
+  });
+
   it('picks the same winner of a conflict whatever the order of the list', () => {
     const rival: NodeNet = { ...c, name: 'aa-rival', podCIDR: b.podCIDR };
     expect(planPeers('host-gw', local, [b, rival]).skipped.map((s) => s.name)).toEqual(['b']);
