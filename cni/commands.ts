@@ -6,7 +6,7 @@ import { parseCniEnv } from './env.ts';
 import { ipRange, nextFreeIp } from './ip-range.ts';
 import { IpamStore } from './ipam-store.ts';
 import { runIpInNetns } from './netns-ip.ts';
-import { HOST_VETH_PREFIX, attachPod, detachPod, hostVethName } from './pod-link.ts';
+import { HOST_VETH_PREFIX, attachPod, detachPod, hostVethName, withNetns } from './pod-link.ts';
 import {
   type BridgeNetConf,
   type CniEnv,
@@ -101,7 +101,10 @@ async function check(rtnl: Rtnl, conf: BridgeNetConf, env: CniEnv): Promise<void
   if (!host) throw fail(`host veth ${hostVethName(env.containerID, env.ifname)} is missing`);
   if (host.master !== bridge?.index) throw fail(`host veth ${host.name} is not attached to ${conf.bridge}`);
 
-  const shown = await runIpInNetns(env.netns, ['-j', '-4', 'addr', 'show', 'dev', env.ifname]);
+  const [shown, route] = await withNetns(env.netns, async (netns) => [
+    await runIpInNetns(netns, ['-j', '-4', 'addr', 'show', 'dev', env.ifname]),
+    await runIpInNetns(netns, ['-j', '-4', 'route', 'show', 'default']),
+  ]);
   if (shown.code !== 0) throw fail(`interface ${env.ifname} is missing in ${env.netns}: ${shown.stderr}`);
   const parsed = JSON.parse(shown.stdout || '[]') as { addr_info?: { local?: string; prefixlen?: number }[] }[];
   const addrs = parsed.flatMap((l) => l.addr_info ?? []);
@@ -109,7 +112,6 @@ async function check(rtnl: Rtnl, conf: BridgeNetConf, env: CniEnv): Promise<void
     const found = addrs.map((a) => `${a.local ?? '?'}/${a.prefixlen ?? '?'}`).join(', ') || 'none';
     throw fail(`interface ${env.ifname} should hold ${prevIp} but holds ${found}`);
   }
-  const route = await runIpInNetns(env.netns, ['-j', '-4', 'route', 'show', 'default']);
   const routes = JSON.parse(route.stdout || '[]') as { gateway?: string }[];
   if (!routes.some((r) => r.gateway === conf.gateway)) throw fail(`default route via ${conf.gateway} is missing`);
 }

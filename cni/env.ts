@@ -13,6 +13,15 @@ export function validIfname(name: string): boolean {
   return name.length > 0 && name.length <= 15 && name !== '.' && name !== '..' && !/[/:\s]/.test(name);
 }
 
+/**
+ * The pod's interface name goes into `ip -batch` text, where `#` starts a comment, quotes and
+ * backslashes are parsed, and a leading `-` reads as an option: ADD and CHECK take only names
+ * of letters, digits, `_`, `.` and `-` (not first), which every runtime's eth0/net1 are.
+ */
+export function batchSafeIfname(name: string): boolean {
+  return /^[A-Za-z0-9_.][A-Za-z0-9_.-]*$/.test(name);
+}
+
 export function parseCniArgs(text: string): Record<string, string> {
   const args: Record<string, string> = {};
   for (const pair of text.split(';')) {
@@ -43,6 +52,9 @@ export function parseCniEnv(env: Record<string, string | undefined>): CniEnv {
     }
     if (!validIfname(ifname)) {
       throw new CniError(CniCode.InvalidEnvironment, `CNI_IFNAME "${ifname}" is missing or not a valid interface name`);
+    }
+    if (cmd !== 'DEL' && !batchSafeIfname(ifname)) {
+      throw new CniError(CniCode.InvalidEnvironment, `CNI_IFNAME "${ifname}" may hold only letters, digits, "_", "." and "-" (not first)`);
     }
     if (cmd !== 'DEL' && !netns) {
       throw new CniError(CniCode.InvalidEnvironment, `CNI_NETNS is required for ${cmd}`);

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { closeSync, openSync } from 'node:fs';
+import { constants } from 'node:fs';
+import { open, statfs, type FileHandle } from 'node:fs/promises';
 import { type Rtnl, netlinkErrno } from '../src/net/netlink/rtnl.ts';
 import { macForIp } from './ip-range.ts';
 import { ipBatch } from './netns-ip.ts';
@@ -38,18 +39,51 @@ export interface AttachResult {
   podMac: string;
 }
 
-function openNetns(path: string): number {
+/** statfs f_type of nsfs, the filesystem of /proc/<pid>/ns/* and their bind mounts (/run/netns/*). */
+const NSFS_MAGIC = 0x6e736673;
+
+/**
+ * Opens CNI_NETNS as the reference plugins' ns.GetNS does, but never blocking the event loop (the
+ * agent serves containerd's CNI calls in-process): asynchronously, non-blocking and close-on-exec as libuv always opens (a FIFO named as
+ * CNI_NETNS would otherwise hang the open), and only kept if what was opened is a namespace file
+ * (statfs through /proc/self/fd, so the check is of the file opened, not of a path that may have
+ * changed since).
+ */
+export async function openNetns(path: string): Promise<FileHandle> {
+  let handle: FileHandle;
   try {
-    return openSync(path, 'r');
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
     throw new CniError(CniCode.UnknownContainer, `network namespace ${path} cannot be opened: ${(err as Error).message}`);
+  }
+  try {
+    const fs = await statfs(`/proc/self/fd/${handle.fd}`);
+    if (fs.type !== NSFS_MAGIC) throw new CniError(CniCode.InvalidEnvironment, `CNI_NETNS ${path} is not a network namespace (not an nsfs file)`);
+    return handle;
+  } catch (err) {
+    await handle.close();
+    if (err instanceof CniError) throw err;
+    throw new CniError(CniCode.UnknownContainer, `network namespace ${path} cannot be checked: ${(err as Error).message}`);
+  }
+}
+
+/** Runs `fn` with a path to the checked namespace that stays the one opened (/proc/<pid>/fd/<fd>). */
+export async function withNetns<T>(path: string, fn: (byFd: string) => Promise<T>): Promise<T> {
+  const netns = await openNetns(path);
+  try {
+    return await fn(`/proc/${process.pid}/fd/${netns.fd}`);
+  } finally {
+    await netns.close();
   }
 }
 
 export async function attachPod(rtnl: Rtnl, spec: AttachSpec): Promise<AttachResult> {
   const hostVeth = hostVethName(spec.containerID, spec.ifname);
   const podMac = macForIp(spec.ip);
-  const fd = openNetns(spec.netnsPath);
+  const netns = await openNetns(spec.netnsPath);
+  const fd = netns.fd;
+  // Everything below works on the namespace opened and checked, never on the path again.
+  const netnsByFd = `/proc/${process.pid}/fd/${fd}`;
   try {
     const create = (): Promise<void> =>
       rtnl.createVethIntoNetns({ hostName: hostVeth, peerName: spec.ifname, netnsFd: fd, mtu: spec.mtu, peerMac: podMac });
@@ -66,25 +100,25 @@ export async function attachPod(rtnl: Rtnl, spec: AttachSpec): Promise<AttachRes
       }
       await create();
     }
+
+    const host = await rtnl.linkByName(hostVeth);
+    if (!host) throw new CniError(CniCode.KernelFailure, `veth ${hostVeth} vanished right after creation`);
+    await rtnl.setMaster(host.index, spec.bridgeIndex);
+    await rtnl.setUp(host.index);
+
+    const run = await ipBatch(netnsByFd, [
+      'link set lo up',
+      `addr add ${spec.ip}/${spec.prefix} dev ${spec.ifname}`,
+      `link set ${spec.ifname} up`,
+      `route add default via ${spec.gateway} dev ${spec.ifname}`,
+    ]);
+    if (run.code !== 0) {
+      throw new CniError(CniCode.KernelFailure, `configuring ${spec.ifname} in ${spec.netnsPath} failed`, run.stderr);
+    }
+    return { hostVeth, hostMac: host.mac, podMac };
   } finally {
-    closeSync(fd);
+    await netns.close();
   }
-
-  const host = await rtnl.linkByName(hostVeth);
-  if (!host) throw new CniError(CniCode.KernelFailure, `veth ${hostVeth} vanished right after creation`);
-  await rtnl.setMaster(host.index, spec.bridgeIndex);
-  await rtnl.setUp(host.index);
-
-  const run = await ipBatch(spec.netnsPath, [
-    'link set lo up',
-    `addr add ${spec.ip}/${spec.prefix} dev ${spec.ifname}`,
-    `link set ${spec.ifname} up`,
-    `route add default via ${spec.gateway} dev ${spec.ifname}`,
-  ]);
-  if (run.code !== 0) {
-    throw new CniError(CniCode.KernelFailure, `configuring ${spec.ifname} in ${spec.netnsPath} failed`, run.stderr);
-  }
-  return { hostVeth, hostMac: host.mac, podMac };
 }
 
 /** Removes the pair through its host end (the kernel removes the pod end with it). */

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -32,6 +32,8 @@ async function cni(command: string, env: Record<string, string>, config: unknown
   const result = await execa('nsenter', [`--net=/run/netns/${nodeNs}`, plugin], {
     input: stdin,
     reject: false,
+    // A plugin that hangs (a FIFO opened as CNI_NETNS did) fails its test rather than the run.
+    timeout: 20_000,
     env: { CNI_COMMAND: command, CNI_PATH: binDir, ...env },
     extendEnv: false,
   });
@@ -153,6 +155,30 @@ describe('CNI plugin (exec, real namespaces)', () => {
     expect(gone.json.code).toBe(3);
     // A failed ADD leaves no allocation behind.
     expect((await allocations()).length).toBe(1);
+  });
+
+  it('a CNI_NETNS that is no namespace (a file, a FIFO) and an IFNAME that would rewrite the ip batch are refused, leaving nothing behind', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cni-hostile-'));
+    try {
+      const before = { allocations: await allocations(), veths: await hostVeths() };
+      const file = join(dir, 'plain');
+      await writeFile(file, '');
+      const fifo = join(dir, 'fifo');
+      await execa('mkfifo', [fifo]);
+      const plain = await cni('ADD', { CNI_CONTAINERID: 'h1', CNI_NETNS: file, CNI_IFNAME: 'eth0' });
+      expect(plain.json).toMatchObject({ code: 4, msg: `CNI_NETNS ${file} is not a network namespace (not an nsfs file)` });
+      // Opened blocking, a FIFO with no writer would hang the plugin (and the agent, serving it in-process).
+      const pipe = await cni('ADD', { CNI_CONTAINERID: 'h2', CNI_NETNS: fifo, CNI_IFNAME: 'eth0' });
+      expect(pipe.json).toMatchObject({ code: 4, msg: `CNI_NETNS ${fifo} is not a network namespace (not an nsfs file)` });
+      for (const ifname of ['e#x', '-x', 'a"b', 'a\\b']) {
+        const bad = await cni('ADD', { CNI_CONTAINERID: 'h3', CNI_NETNS: `/run/netns/${podNs(3)}`, CNI_IFNAME: ifname });
+        expect(bad.json, ifname).toMatchObject({ code: 4 });
+        expect(bad.json.msg, ifname).toContain('may hold only letters, digits');
+      }
+      expect({ allocations: await allocations(), veths: await hostVeths() }).toEqual(before);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('concurrent ADDs from separate processes never share an address', async () => {
