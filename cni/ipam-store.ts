@@ -113,10 +113,16 @@ export class IpamStore {
   /** Removes allocations whose attachment is not in `valid` (CNI GC); returns what was removed. */
   async collect(valid: Attachment[], range?: IpRange): Promise<Allocation[]> {
     const keep = new Set(valid.map((a) => `${a.containerID}\n${a.ifname}`));
-    const stale = (await this.list()).filter(
-      (a) => !keep.has(`${a.containerID}\n${a.ifname}`) || (range !== undefined && !inRange(range, parseIpv4(a.ip) ?? 0)),
-    );
-    for (const a of stale) await unlink(join(this.dir, a.ip)).catch(() => undefined);
+    await this.ensureDir();
+    // Under the store lock, as allocate: without it an ADD could release-and-reuse an address
+    // between GC's listing and its unlink, and GC would delete the new owner's allocation.
+    const stale = await withFileLock(join(this.dir, LOCK), async () => {
+      const found = (await this.list()).filter(
+        (a) => !keep.has(`${a.containerID}\n${a.ifname}`) || (range !== undefined && !inRange(range, parseIpv4(a.ip) ?? 0)),
+      );
+      for (const a of found) await unlink(join(this.dir, a.ip)).catch(() => undefined);
+      return found;
+    });
     await sweepLockLeftovers(join(this.dir, LOCK));
     return stale;
   }

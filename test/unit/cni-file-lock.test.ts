@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sweepLockLeftovers, withFileLock } from '../../cni/file-lock.ts';
 import { CniCode, CniError } from '../../cni/types.ts';
+import { IpamStore } from '../../cni/ipam-store.ts';
+import { ipRange } from '../../cni/ip-range.ts';
 
 // The IPAM lock against the real file system and /proc: what a locker killed at any point leaves
 // behind must never block later lockers, and a live owner must.
@@ -97,3 +99,32 @@ describe('IPAM file lock', () => {
     }
   });
 });
+
+describe('IPAM GC and the store lock', () => {
+  it('GC waits for an ADD holding the store lock, and then sees the address as the ADD left it', async () => {
+    const data = await mkdtemp(join(tmpdir(), 'na-gc-'));
+    try {
+      const store = new IpamStore(data, 'net');
+      await store.allocate({ containerID: 'old', ifname: 'eth0' }, ipRange('10.1.0.0/24', '10.1.0.1'));
+      const [ip] = (await store.list()).map((a) => a.ip);
+      const order: string[] = [];
+      // An ADD in the middle of handing the dead container's address to a new one.
+      const add = withFileLock(join(data, 'net', 'lock'), async () => {
+        await new Promise((r) => setTimeout(r, 200));
+        await writeFile(join(data, 'net', ip ?? ''), 'new\neth0\n');
+        order.push('add');
+      });
+      await new Promise((r) => setTimeout(r, 20));
+      const removed = await store.collect([{ containerID: 'new', ifname: 'eth0' }]);
+      order.push('gc');
+      await add;
+      // Unlocked, GC would have listed the address as old's and deleted the new owner's file.
+      expect(order).toEqual(['add', 'gc']);
+      expect(removed).toEqual([]);
+      expect(await store.list()).toEqual([{ ip, containerID: 'new', ifname: 'eth0' }]);
+    } finally {
+      await rm(data, { recursive: true, force: true });
+    }
+  });
+});
+
