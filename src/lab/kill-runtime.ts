@@ -1,7 +1,8 @@
-import { access, readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { pathExists } from '../util/path-exists.ts';
 import { sleep } from '../util/sleep.ts';
 import { waitFor } from './daemon.ts';
 import { processAlive } from './netns.ts';
@@ -36,10 +37,6 @@ async function processTable(): Promise<ProcessEntry[]> {
     }
   }
   return entries;
-}
-
-async function pathExists(path: string): Promise<boolean> {
-  return access(path).then(() => true, () => false);
 }
 
 function kill(pid: number): void {

@@ -1,4 +1,4 @@
-import { access, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yaml from 'js-yaml';
@@ -25,6 +25,7 @@ import { containerdPaths, importLabImages, labImagesTar, startContainerd, stopCo
 import { removePodCgroups } from '../pods/pod-cgroups.ts';
 import { killAndRestartDockerd, killContainerdTree } from './kill-runtime.ts';
 import { whatIsMissing } from './cluster-usable.ts';
+import { pathExists } from '../util/path-exists.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -164,7 +165,7 @@ export class Lab {
     // The agents are stopped, so the pods' cgroups are this method's to remove.
     const podUids = new Set<string>();
     await Promise.all(topology.workers.map(async (w) => {
-      if (await fileExists(containerdPaths(w).config)) for (const uid of await stopContainerd(w, state?.runtimes?.[w.name])) podUids.add(uid);
+      if (await pathExists(containerdPaths(w).config)) for (const uid of await stopContainerd(w, state?.runtimes?.[w.name])) podUids.add(uid);
     }));
     // Then whatever else runs in the lab's namespaces (found by namespace, so this works after a
     // crash that lost the state file), all at once.
@@ -247,7 +248,7 @@ export class Lab {
     const current = state.agents[worker.name];
     if (current !== undefined && (await processAlive(current))) return current;
     // An existing config is kept: tests (and operators) may have changed it on purpose.
-    if (!(await fileExists(this.agentPaths(worker).config))) await this.prepareWorker(worker);
+    if (!(await pathExists(this.agentPaths(worker).config))) await this.prepareWorker(worker);
     const pid = this.spawnAgent(worker);
     state.agents[worker.name] = pid;
     await this.writeState(state);
@@ -424,10 +425,6 @@ export class Lab {
     await mkdir(dirname(this.statePath), { recursive: true });
     await writeFile(this.statePath, JSON.stringify(state, null, 2));
   }
-}
-
-async function fileExists(path: string): Promise<boolean> {
-  return access(path).then(() => true, () => false);
 }
 
 /** Builds (or finds cached) the control-plane binaries; progress goes to stderr. */

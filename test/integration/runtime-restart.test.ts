@@ -23,8 +23,6 @@ describe.runIf(testRuntimes.includes('containerd'))('containerd restarted under 
     const created = await createTestLab({ workers: 1, runtime: 'containerd' });
     lab = created.lab;
     await lab.up(created.binDir);
-    await eventually(`${node} Ready`, 90_000, async () => condition(await kubectlJson(lab, ['get', 'node', node]), 'Ready')?.status === 'True');
-    await eventually('the default service account', 30_000, async () => (await kubectl(lab, ['get', 'serviceaccount', 'default'], { reject: false })).exitCode === 0);
   });
 
   afterAll(async () => {
@@ -105,8 +103,6 @@ for (const runtime of testRuntimes) {
       const created = await createTestLab({ workers: 1, runtime });
       lab = created.lab;
       await lab.up(created.binDir);
-      await eventually(`${node} Ready`, 90_000, async () => condition(await kubectlJson(lab, ['get', 'node', node]), 'Ready')?.status === 'True');
-      await eventually('the default service account', 30_000, async () => (await kubectl(lab, ['get', 'serviceaccount', 'default'], { reject: false })).exitCode === 0);
     });
 
     afterAll(async () => {
