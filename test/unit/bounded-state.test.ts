@@ -14,6 +14,7 @@ import { FakeClock } from '../fakes/fake-clock.ts';
 import { FakeEventApi } from '../fakes/fake-event-api.ts';
 import { FakePodApi } from '../fakes/fake-pod-api.ts';
 import { FakeRuntime } from '../fakes/fake-runtime.ts';
+import { fakeNodeSettings } from '../fakes/syncer-settings.ts';
 
 // Issue 16, item 4: a node runs pods by the thousand over its life. Whatever the agent keeps per
 // pod must go with the pod, and what it keeps per event must stay within its caps. 1000 pods are
@@ -85,22 +86,15 @@ function node() {
     tmpfs: false,
   });
   const syncer = new PodSyncer({
+    ...fakeNodeSettings(root),
     runtime,
-    runtimeName: 'fake',
     volumes,
     api,
     events,
     statusSync,
-    nodeName: 'n1',
-    nodeIP: '192.168.56.11',
-    logsDir: join(root, 'logs'),
-    nodeAllocatable: () => ({ cpu: '2', memory: '4Gi' }),
-    rootDir: root,
-    dns: { cluster: { servers: [], domain: 'cluster.local' }, host: { servers: ['192.168.56.1'], searches: [], options: [] }, nodeHosts: '' },
     probes,
     log,
     now,
-    removePodCgroups: async () => [],
   });
   const manager = new PodManager({ syncer, runtime, api, log, sources: ['api'], resyncMs: 3_600_000, relistMs: 3_600_000 });
   workers.manager = manager;

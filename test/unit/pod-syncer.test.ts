@@ -12,6 +12,7 @@ import { ProbeManager } from '../../src/probes/probe-manager.ts';
 import type { ProbeOutcome } from '../../src/probes/probe-outcome.ts';
 import { FakeClock } from '../fakes/fake-clock.ts';
 import { FakeRuntime } from '../fakes/fake-runtime.ts';
+import { fakeNodeSettings } from '../fakes/syncer-settings.ts';
 
 // The pod syncer and the pod workers on a fake runtime and a fake clock, as kubelet tests its
 // kuberuntime manager: what the agent asks the runtime for, and the status it reports, for
@@ -52,23 +53,16 @@ function harness(shared?: { runtime: FakeRuntime; clock: FakeClock }, extra: { n
     logger: log,
   });
   const syncer = new PodSyncer({
+    ...fakeNodeSettings(root),
     runtime,
-    runtimeName: 'fake',
     volumes: { setUp: async () => new Map(), tearDown: async () => undefined, prepareSubPath: async (_uid, r) => `${r.volumePath}/${r.subPath}` },
     api: undefined,
     events: { record: (_ref, type, reason, message) => events.push(`${type} ${reason}: ${message}`) },
     statusSync,
-    nodeName: 'n1',
-    nodeIP: '192.168.56.11',
-    logsDir: join(root, 'logs'),
-    nodeAllocatable: () => ({ cpu: '2', memory: '4Gi' }),
-    rootDir: root,
-    dns: { cluster: { servers: [], domain: 'cluster.local' }, host: { servers: ['192.168.56.1'], searches: [], options: [] }, nodeHosts: '' },
     probes,
     ...extra,
     log,
     now: () => clock.now(),
-    removePodCgroups: async () => [],
   });
   const status = (p: V1Pod) => statusSync.get(p.metadata?.uid ?? '');
   return { clock, runtime, events, probeResults, probes, syncer, status, wakes };
