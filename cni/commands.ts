@@ -43,7 +43,7 @@ async function add(rtnl: Rtnl, conf: BridgeNetConf, env: CniEnv): Promise<CniRes
   const store = new IpamStore(conf.dataDir, conf.name);
   const attachment = { containerID: env.containerID, ifname: env.ifname };
   const bridge = await ensureBridge(rtnl, spec);
-  const ip = await store.allocate(attachment, range);
+  const ip = await store.allocate(attachment, range, conf.owner);
   try {
     const link = await attachPod(rtnl, {
       ...attachment,
@@ -132,18 +132,25 @@ async function gc(rtnl: Rtnl, conf: BridgeNetConf): Promise<void> {
     throw new CniError(CniCode.InvalidConfig, 'GC needs cni.dev/valid-attachments (an empty list to remove everything)');
   }
   const store = new IpamStore(conf.dataDir, conf.name);
-  const removed = await store.collect(conf.validAttachments);
-  const validVeths = new Set(conf.validAttachments.map((a) => hostVethName(a.containerID, a.ifname)));
-  for (const a of removed) await detachPod(rtnl, a.containerID, a.ifname);
-  // Host ends of pairs whose allocation never got written (killed mid-ADD) or was lost.
-  const bridge = await rtnl.linkByName(conf.bridge);
-  if (bridge) {
-    for (const link of await rtnl.links()) {
-      if (link.master === bridge.index && link.name.startsWith(HOST_VETH_PREFIX) && !validVeths.has(link.name)) {
-        await rtnl.deleteLink(link.name);
+  await store.collect(conf.validAttachments, {
+    owner: conf.owner,
+    whileLocked: async (remaining, removed) => {
+      for (const a of removed) await detachPod(rtnl, a.containerID, a.ifname);
+      // Every ADD allocates before it creates the pair, so a host end on the bridge with no
+      // allocation at all lost its address record (a failed release, a wiped store): its pod end
+      // may hold an address that is free to be handed out again. Host ends of allocations that
+      // remain, this owner's valid ones and other owners' alike, are left alone: they lead into
+      // sandboxes that are alive for somebody.
+      const held = new Set(remaining.map((a) => hostVethName(a.containerID, a.ifname)));
+      const bridge = await rtnl.linkByName(conf.bridge);
+      if (!bridge) return;
+      for (const link of await rtnl.links()) {
+        if (link.master === bridge.index && link.name.startsWith(HOST_VETH_PREFIX) && !held.has(link.name)) {
+          await rtnl.deleteLink(link.name);
+        }
       }
-    }
-  }
+    },
+  });
 }
 
 export async function runCni(

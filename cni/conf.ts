@@ -111,5 +111,11 @@ export function parseNetConf(stdin: string, options: { requireSubnet: boolean })
     });
   }
 
-  return { cniVersion, name, type, bridge, subnet, gateway, mtu, dataDir, dns, prevResult, validAttachments };
+  const owner = raw.owner === undefined ? '' : raw.owner;
+  // Written into allocation files as a line of its own: one plain word, no line breaks.
+  if (typeof owner !== 'string' || !/^([a-z0-9][a-z0-9_.\/-]{0,62})?$/.test(owner)) {
+    throw new CniError(CniCode.InvalidConfig, `owner ${JSON.stringify(owner)} is invalid (lower-case letters, digits, _ . / -; up to 63)`);
+  }
+
+  return { cniVersion, name, type, bridge, subnet, gateway, mtu, dataDir, dns, prevResult, validAttachments, owner };
 }

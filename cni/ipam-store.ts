@@ -7,13 +7,29 @@ import { type Attachment, CniCode, CniError } from './types.ts';
 
 /**
  * Address allocations of one network, on disk, in host-local's layout so operators know it:
- * `<dataDir>/<network>/<ip>` holds "<containerID>\n<ifname>", `last_reserved_ip.0` the last address
- * handed out. Each address file is created with O_EXCL, so two allocators can never both own an
+ * `<dataDir>/<network>/<ip>` holds "<containerID>\n<ifname>" (and a third line, the owner, when the
+ * caller named one), `last_reserved_ip.0` the last address handed out. Each address file is created with O_EXCL, so two allocators can never both own an
  * address even if the lock were bypassed; the lock keeps the scan and `last_reserved_ip` coherent.
  */
 
 export interface Allocation extends Attachment {
   ip: string;
+  /** Who made it (BridgeNetConf.owner); empty for callers that exec the plugin. */
+  owner: string;
+}
+
+/** What GC may remove, and what else it does while the store is locked. */
+export interface CollectOptions {
+  /** Only allocations of this owner are judged against the valid attachments. */
+  owner: string;
+  /** Allocations outside it are stale whoever holds them (a pod CIDR that changed). */
+  range?: IpRange;
+  /**
+   * Runs under the store lock after the stale allocations are gone, with those that remain: the
+   * plugin removes interfaces there, so no ADD can allocate (and then create an interface) between
+   * its look at the allocations and its removal of the interfaces.
+   */
+  whileLocked?: (remaining: Allocation[], removed: Allocation[]) => Promise<void>;
 }
 
 const LAST_RESERVED = 'last_reserved_ip.0';
@@ -48,8 +64,8 @@ export class IpamStore {
       if (parseIpv4(name) === undefined) continue;
       const text = await readFile(join(this.dir, name), 'utf8').catch(() => undefined);
       if (text === undefined) continue;
-      const [containerID = '', ifname = ''] = text.split('\n').map((s) => s.trim());
-      out.push({ ip: name, containerID, ifname });
+      const [containerID = '', ifname = '', owner = ''] = text.split('\n').map((s) => s.trim());
+      out.push({ ip: name, containerID, ifname, owner });
     }
     return out;
   }
@@ -62,7 +78,7 @@ export class IpamStore {
    * Reserves the next free address for this attachment. An attachment that already holds one is
    * refused: ADD twice without DEL is a runtime bug, and quietly handing out a second address leaks.
    */
-  async allocate(attachment: Attachment, range: IpRange): Promise<string> {
+  async allocate(attachment: Attachment, range: IpRange, owner = ''): Promise<string> {
     await this.ensureDir();
     return withFileLock(join(this.dir, LOCK), async () => {
       const existing = await this.list();
@@ -82,7 +98,7 @@ export class IpamStore {
         }
         try {
           const handle = await open(join(this.dir, ip), 'wx', 0o644);
-          await handle.writeFile(`${attachment.containerID}\n${attachment.ifname}`);
+          await handle.writeFile(`${attachment.containerID}\n${attachment.ifname}${owner ? `\n${owner}` : ''}`);
           await handle.close();
         } catch (err) {
           // Someone outside the lock took it: skip it and keep looking.
@@ -110,17 +126,27 @@ export class IpamStore {
     return mine.map((a) => a.ip);
   }
 
-  /** Removes allocations whose attachment is not in `valid` (CNI GC); returns what was removed. */
-  async collect(valid: Attachment[], range?: IpRange): Promise<Allocation[]> {
+  /**
+   * CNI GC: removes the allocations of `owner` whose attachment is not in `valid`, and returns
+   * them. Allocations of other owners are theirs to collect. A file with no container ID is the
+   * debris of an ADD killed while writing it (it held the lock, so none is being written now) and
+   * goes whoever collects.
+   */
+  async collect(valid: Attachment[], options: CollectOptions): Promise<Allocation[]> {
     const keep = new Set(valid.map((a) => `${a.containerID}\n${a.ifname}`));
+    const { owner, range, whileLocked } = options;
     await this.ensureDir();
     // Under the store lock, as allocate: without it an ADD could release-and-reuse an address
     // between GC's listing and its unlink, and GC would delete the new owner's allocation.
     const stale = await withFileLock(join(this.dir, LOCK), async () => {
-      const found = (await this.list()).filter(
-        (a) => !keep.has(`${a.containerID}\n${a.ifname}`) || (range !== undefined && !inRange(range, parseIpv4(a.ip) ?? 0)),
-      );
+      const all = await this.list();
+      const isStale = (a: Allocation): boolean =>
+        a.containerID === '' ||
+        (range !== undefined && !inRange(range, parseIpv4(a.ip) ?? 0)) ||
+        (a.owner === owner && !keep.has(`${a.containerID}\n${a.ifname}`));
+      const found = all.filter(isStale);
       for (const a of found) await unlink(join(this.dir, a.ip)).catch(() => undefined);
+      await whileLocked?.(all.filter((a) => !isStale(a)), found);
       return found;
     });
     await sweepLockLeftovers(join(this.dir, LOCK));

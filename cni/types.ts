@@ -71,6 +71,14 @@ export interface BridgeNetConf {
   prevResult: CniResult | undefined;
   /** GC only: the attachments the runtime still knows. */
   validAttachments: Attachment[] | undefined;
+  /**
+   * Whose attachments these are, when one plugin configuration serves several callers on a node:
+   * recorded with each allocation on ADD, and GC takes back only allocations of its own owner, so
+   * one runtime's GC cannot free another's addresses. The agent's Docker backend, which calls the
+   * plugin in-process, sets it; callers that exec the plugin from the conflist (containerd's CRI)
+   * leave it empty, which is an owner too.
+   */
+  owner: string;
 }
 
 export interface Attachment {

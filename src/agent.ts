@@ -19,7 +19,7 @@ import { describeError } from './errors.ts';
 import { agentVersion } from './version.ts';
 import { NodeNetwork, VTEP_MAC_ANNOTATION } from './net/node-network.ts';
 import { CniServer } from './net/cni-server.ts';
-import { agentSocketPath, InProcessCniNetwork, pluginNetConf } from './net/pod-network.ts';
+import { agentSocketPath, DOCKER_BACKEND_OWNER, InProcessCniNetwork, pluginNetConf } from './net/pod-network.ts';
 import { sleep } from './util/sleep.ts';
 
 /**
@@ -32,7 +32,14 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
   await ensureDataDirs(config.directories.root);
   // Pod networking: the CNI plugin's code in-process for the Docker backend (as dockershim did);
   // containerd's CRI plugin execs the installed plugin instead, which hands its calls to the agent.
-  const podNetwork = config.network.mode === 'none' ? undefined : new InProcessCniNetwork(pluginNetConf(config));
+  const podNetwork =
+    config.network.mode === 'none'
+      ? undefined
+      : new InProcessCniNetwork(pluginNetConf(config), {
+          owner: config.runtime.type === 'docker' ? DOCKER_BACKEND_OWNER : '',
+          disableGC: config.network.disableGC,
+        });
+  if (podNetwork && config.network.disableGC) log.info('CNI GC is off (network.disableGC): addresses of sandboxes that are gone are not reclaimed');
   await podNetwork?.load();
   // Calls from the exec'd plugin (containerd's CRI, any other CNI caller) are served here, with
   // the same code and netlink socket; without the agent the plugin runs them itself.

@@ -32,7 +32,11 @@ export interface AgentConfig {
   podCIDR: string | undefined;
   clusterCIDR: string | undefined;
   /** mtu 0: follow the MTU of the interface holding nodeIP (minus the VXLAN overhead in vxlan mode). */
-  network: { mode: NetworkMode; mtu: number; vxlanPort: number };
+  /**
+   * disableGC: when runtimes other than the agent's share the conflist, the agent writes
+   * `disableGC: true` into it and calls no CNI GC, so none of their addresses is taken back.
+   */
+  network: { mode: NetworkMode; mtu: number; vxlanPort: number; disableGC: boolean };
   /** Cluster DNS service IPs written into ClusterFirst pods' resolv.conf (clusterDNS). */
   clusterDNS: string[];
   clusterDomain: string;

@@ -4,6 +4,7 @@ import { cidrsOverlap, parseCidr, parseIpv4 } from '../util/cidr.ts';
 import { parseDuration } from '../util/duration.ts';
 import { parseThreshold, parseQuantity } from '../util/quantity.ts';
 import { configDefaults } from './defaults.ts';
+import { schemaProblems } from './schema.ts';
 import { NetworkModes, RuntimeTypes, type AgentConfig, type ConfigInput, type Taint } from './types.ts';
 
 /** One thing wrong with the configuration, and what to do about it. */
@@ -70,12 +71,7 @@ export function validateConfig(input: ConfigInput, env: { hostname?: string } = 
     return fallback;
   };
 
-  for (const key of Object.keys(input)) {
-    if (!knownKeys.includes(key)) {
-      const near = knownKeys.find((known) => known.toLowerCase() === key.toLowerCase());
-      add(key, 'is not a known setting', near ? `did you mean ${near}?` : `remove it; known settings are ${knownKeys.join(', ')}`);
-    }
-  }
+  for (const p of schemaProblems(input)) add(p.field, p.problem, p.fix);
 
   const nodeName = str('nodeName');
   if (nodeName === undefined) {
@@ -142,6 +138,7 @@ export function validateConfig(input: ConfigInput, env: { hostname?: string } = 
   const networkMtu = num('network.mtu', 0, 0, 65_535);
   if (networkMtu !== 0 && networkMtu < 576) add('network.mtu', `${networkMtu} is too small`, 'leave it out (0) to follow the node interface, or use at least 576');
   const vxlanPort = num('network.vxlanPort', configDefaults.vxlanPort, 1, 65_535);
+  const disableGC = bool('network.disableGC', false);
   const clusterDNSRaw = lookup(input, 'clusterDNS');
   const clusterDNS: string[] = [];
   if (clusterDNSRaw !== undefined) {
@@ -231,7 +228,7 @@ export function validateConfig(input: ConfigInput, env: { hostname?: string } = 
     runtime: { type: runtimeType, endpoint, requestTimeoutMs },
     podCIDR,
     clusterCIDR,
-    network: { mode: networkMode, mtu: networkMtu, vxlanPort },
+    network: { mode: networkMode, mtu: networkMtu, vxlanPort, disableGC },
     clusterDNS,
     clusterDomain,
     resolvConf: str('resolvConf') ?? configDefaults.resolvConf,
@@ -250,13 +247,6 @@ export function validateConfig(input: ConfigInput, env: { hostname?: string } = 
   };
   return problems.length > 0 ? { ok: false, problems } : { ok: true, config };
 }
-
- const knownKeys = [
-  'nodeName', 'nodeIP', 'hostname', 'kubeconfig', 'standalone', 'runtime', 'podCIDR', 'clusterCIDR', 'network',
-  'directories', 'nodeLabels', 'registerWithTaints', 'maxPods', 'port', 'healthzBindAddress', 'healthzPort',
-  'nodeStatusUpdateFrequency', 'nodeStatusReportFrequency', 'nodeLeaseDurationSeconds', 'evictionHard',
-  'systemReserved', 'log', 'clusterDNS', 'clusterDomain', 'resolvConf',
-];
 
 /** Reads "a.b.c" from nested objects; undefined when any step is missing. */
 function lookup(input: ConfigInput, path: string, keys = path.split('.')): unknown {

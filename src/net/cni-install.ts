@@ -34,9 +34,13 @@ export function launcherText(nodePath: string, mainPath: string): string {
   ].join('\n');
 }
 
-export function conflistText(conf: PluginNetConf): string {
+/**
+ * The conflist. `disableGC` (CNI spec 1.1, libcni) tells every runtime reading it not to call GC:
+ * for a node where runtimes the agent does not know share this network (see network.disableGC).
+ */
+export function conflistText(conf: PluginNetConf, options: { disableGC?: boolean } = {}): string {
   const { cniVersion, name, ...plugin } = conf;
-  return `${JSON.stringify({ cniVersion, name, plugins: [plugin] }, null, 2)}\n`;
+  return `${JSON.stringify({ cniVersion, name, ...(options.disableGC ? { disableGC: true } : {}), plugins: [plugin] }, null, 2)}\n`;
 }
 
 async function writeIfChanged(path: string, text: string, mode: number): Promise<boolean> {
@@ -50,11 +54,15 @@ async function writeIfChanged(path: string, text: string, mode: number): Promise
   return true;
 }
 
-export async function installCni(dirs: { cniBin: string; cniConf: string }, conf: PluginNetConf): Promise<{ plugin: string; conflist: string }> {
+export async function installCni(
+  dirs: { cniBin: string; cniConf: string },
+  conf: PluginNetConf,
+  options: { disableGC?: boolean } = {},
+): Promise<{ plugin: string; conflist: string }> {
   const plugin = join(dirs.cniBin, PLUGIN_TYPE);
   const conflist = join(dirs.cniConf, CONFLIST_NAME);
   await writeIfChanged(plugin, launcherText(process.execPath, pluginMain), 0o755);
-  await writeIfChanged(conflist, conflistText(conf), 0o644);
+  await writeIfChanged(conflist, conflistText(conf, options), 0o644);
   return { plugin, conflist };
 }
 

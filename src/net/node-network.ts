@@ -107,7 +107,7 @@ export class NodeNetwork {
     const bridge = await ensureBridge(this.rtnl, { name: BRIDGE_NAME, gateway, prefix: cidr.cidr.prefix, mtu });
     if (bridge.repaired.length > 0) log.warn({ bridge: BRIDGE_NAME, removed: bridge.repaired, gateway }, 'pod bridge carried another subnet; repaired');
     this.deps.pods.reconfigure(conf);
-    const installed = await installCni(config.directories, conf);
+    const installed = await installCni(config.directories, conf, { disableGC: config.network.disableGC });
     if (config.runtime.type === 'containerd') {
       const loopback = await ensureLoopbackPlugin(config.directories.cniBin);
       if (loopback.problem) log.error(loopback.problem);

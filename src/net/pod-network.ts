@@ -25,7 +25,10 @@ export interface PodNetwork {
   tearDown(sandboxId: string, netnsPath: string): Promise<void>;
   /** The pod IP of a sandbox, from the allocations on disk (cached). */
   ipOf(sandboxId: string): string;
-  /** Releases every allocation and interface whose sandbox is not in `live` (CNI GC). */
+  /**
+   * Releases every allocation and interface of this network's owner whose sandbox is not in `live`
+   * (CNI GC); nothing when the conflist says disableGC.
+   */
   collect(liveSandboxIds: string[]): Promise<{ removed: number }>;
   /**
    * CNI CHECK of a running sandbox's attachment. Returns what is wrong (and forgets the sandbox's
@@ -58,13 +61,30 @@ export function agentSocketPath(root: string): string {
   return join(root, 'cni.sock');
 }
 
+/**
+ * The owner recorded with the allocations the Docker backend makes (BridgeNetConf.owner). Those the
+ * exec'd plugin makes for containerd's CRI carry none. Each backend's GC then frees only its own,
+ * so a Docker-backend agent on a node where containerd's CRI also uses the conflist (or the other
+ * way round) never takes the other's addresses and interfaces.
+ */
+export const DOCKER_BACKEND_OWNER = 'node-agent-docker';
+
+export interface InProcessCniOptions {
+  /** Recorded with each allocation made here, and the only allocations GC from here judges. */
+  owner: string;
+  /** The conflist's disableGC: the runtime must not call GC (libcni's rule), so collect does nothing. */
+  disableGC: boolean;
+}
+
 export class InProcessCniNetwork implements PodNetwork {
   private readonly rtnl = new Rtnl();
   private readonly ips = new Map<string, string>();
   private conf: PluginNetConf;
+  private readonly options: InProcessCniOptions;
 
-  constructor(conf: PluginNetConf) {
+  constructor(conf: PluginNetConf, options: InProcessCniOptions = { owner: '', disableGC: false }) {
     this.conf = conf;
+    this.options = options;
   }
 
   /** Loads existing allocations so a restarted agent knows the IPs of the sandboxes it adopts. */
@@ -91,7 +111,8 @@ export class InProcessCniNetwork implements PodNetwork {
   }
 
   private async call(command: string, env: Record<string, string>, extra: Record<string, unknown> = {}): Promise<string> {
-    const out = await runCni({ CNI_COMMAND: command, CNI_PATH: '', ...env }, JSON.stringify({ ...this.conf, ...extra }), {
+    const owner = this.options.owner ? { owner: this.options.owner } : {};
+    const out = await runCni({ CNI_COMMAND: command, CNI_PATH: '', ...env }, JSON.stringify({ ...this.conf, ...owner, ...extra }), {
       rtnl: this.rtnl,
     });
     if (out.exitCode !== 0) {
@@ -147,6 +168,7 @@ export class InProcessCniNetwork implements PodNetwork {
   }
 
   async collect(liveSandboxIds: string[]): Promise<{ removed: number }> {
+    if (this.options.disableGC) return { removed: 0 };
     const store = new IpamStore(this.conf.dataDir, this.conf.name);
     const before = (await store.list()).length;
     const attachments = liveSandboxIds.map((containerID) => ({ containerID, ifname: POD_IFNAME }));

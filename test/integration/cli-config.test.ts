@@ -45,6 +45,14 @@ describe('node-agent configuration errors', () => {
     expect(r.stderr).toContain('podCIDR: "10.244.1.9/24" has host bits set; the network is 10.244.1.0/24');
   });
 
+  it('a misspelt nested key stops the agent, naming it and the right spelling', async () => {
+    const file = join(dir, 'typo.yaml');
+    await writeFile(file, yaml.dump({ nodeName: 'w1', nodeIP: '192.168.56.11', standalone: true, network: { mode: 'vxlan', vxlanport: 4789 } }));
+    const r = await runAgent(['run', '--config', file]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('network.vxlanport: is not a known setting. Fix: did you mean network.vxlanPort?');
+  });
+
   it('a config file that is missing or not YAML', async () => {
     expect((await runAgent(['run', '--config', join(dir, 'nope.yaml')])).stderr).toContain('cannot read the configuration file');
     const bad = join(dir, 'bad.yaml');

@@ -199,6 +199,29 @@ describe('CNI plugin (exec, real namespaces)', () => {
     expect((await hostVeths()).length).toBe(1);
   });
 
+  it('GC frees only its own owner\'s attachments, and host ends whose allocation is gone', async () => {
+    await netns(podNs(4));
+    await netns(podNs(5));
+    const docker = { owner: 'node-agent-docker' };
+    expect((await cni('ADD', attach(4), conf(docker))).code).toBe(0);
+    const other = await cni('ADD', attach(5));
+    expect(other.code).toBe(0);
+    expect((await allocations()).length).toBe(3);
+    // The Docker backend's GC knows none of its sandboxes any more; the exec'd caller's pods 1 and
+    // 5 are not its to judge.
+    expect((await cni('GC', {}, conf({ ...docker, 'cni.dev/valid-attachments': [] }))).code).toBe(0);
+    expect((await allocations()).length).toBe(2);
+    expect((await hostVeths()).length).toBe(2);
+    await execa('ip', ['netns', 'exec', podNs(5), 'ping', '-c', '1', '-W', '2', gateway]);
+    // Pod 5's address record lost (a wiped store): its host end goes at the next GC, whoever's,
+    // since its address could be handed out again.
+    await rm(join(dataDir, 'conformance', (other.json.ips[0].address as string).split('/')[0] ?? ''));
+    expect((await cni('GC', {}, conf({ ...docker, 'cni.dev/valid-attachments': [] }))).code).toBe(0);
+    expect((await hostVeths()).length).toBe(1);
+    expect((await allocations()).length).toBe(1);
+    await execa('ip', ['netns', 'exec', podNs(1), 'ping', '-c', '1', '-W', '2', gateway]);
+  });
+
   it('a plugin killed in the middle of ADD leaves nothing GC does not clean up', async () => {
     for (const [k, delayMs] of [60, 90, 120, 150, 180].entries()) {
       const n = 30 + k;

@@ -320,6 +320,76 @@ for (const runtime of testRuntimes) for (const mode of ['host-gw', 'vxlan'] as c
       }
     });
 
+    // A runtime the agent does not know (a CNI caller of its own) sharing the node's conflist:
+    // the agent's CNI GC, at each start, may free only what its own backend made. With
+    // network.disableGC the conflist says so and the agent calls no GC at all.
+    it.runIf(mode === 'host-gw')('CNI GC at agent start frees only its own backend\'s addresses, and none with disableGC', async () => {
+      const worker = lab.topology.workers[2]!;
+      const dataDir = join(worker.dir, 'root', 'cni', 'networks', 'node-agent');
+      const conflistPath = join(worker.dir, 'cni-conf', '10-node-agent.conflist');
+      const cidr = (await kubectlJson(lab, ['get', 'node', worker.name])).spec.podCIDR as string;
+      const base = cidr.split('.').slice(0, 3).join('.');
+      const podNs = `${lab.topology.options.prefix}-foreign`;
+      const statusz = async () => JSON.parse((await execa('ip', ['netns', 'exec', worker.netns, 'curl', '-s', 'http://127.0.0.1:10248/statusz'], { reject: false })).stdout || '{}');
+      const restart = async (network: Record<string, unknown>) => {
+        await lab.stopAgent(worker.name, 'SIGTERM');
+        await lab.prepareWorker(worker, { network: { mode, ...network } });
+        await lab.startAgent(worker.name);
+        // statusz names the pod CIDR once the start-up network set-up (and its GC) is done.
+        await eventually('the restarted agent has its network set up', 60_000, async () => (await statusz()).podCIDR === cidr);
+      };
+      const files = async () => (await readdir(dataDir)).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f));
+      // Stale allocations of sandboxes nobody has: one the Docker backend made, one an exec'd caller made.
+      const staleDocker = `${base}.250`;
+      const staleExecd = `${base}.251`;
+      await execa('ip', ['netns', 'add', podNs]);
+      try {
+        const netconfOf = async () => {
+          const list = JSON.parse(await readFile(conflistPath, 'utf8'));
+          return JSON.stringify({ cniVersion: list.cniVersion, name: list.name, ...list.plugins[0] });
+        };
+        const call = async (command: string) =>
+          execa('ip', ['netns', 'exec', worker.netns, '/opt/cni/bin/node-agent-bridge'], {
+            input: await netconfOf(),
+            reject: false,
+            extendEnv: false,
+            env: { PATH: process.env.PATH ?? '/usr/bin:/bin', CNI_COMMAND: command, CNI_CONTAINERID: `foreign${podNs}`, CNI_NETNS: `/run/netns/${podNs}`, CNI_IFNAME: 'eth0', CNI_PATH: '/opt/cni/bin' },
+          });
+        const add = await call('ADD');
+        expect(add.exitCode, add.stdout).toBe(0);
+        const foreignIp = (JSON.parse(add.stdout).ips[0].address as string).split('/')[0] ?? '';
+        await writeFile(join(dataDir, staleDocker), 'gone-docker\neth0\nnode-agent-docker');
+        await writeFile(join(dataDir, staleExecd), 'gone-execd\neth0');
+
+        await restart({ disableGC: true });
+        expect(JSON.parse(await readFile(conflistPath, 'utf8')).disableGC).toBe(true);
+        expect(await files()).toEqual(expect.arrayContaining([foreignIp, staleDocker, staleExecd]));
+
+        await restart({});
+        expect(JSON.parse(await readFile(conflistPath, 'utf8')).disableGC).toBeUndefined();
+        const left = await files();
+        const pinged = await execa('ip', ['netns', 'exec', podNs, 'ping', '-c', '1', '-W', '2', `${base}.1`], { reject: false });
+        if (runtime === 'docker') {
+          // The Docker backend's GC takes its own stale address; the exec'd caller's are not its to judge.
+          expect(left).not.toContain(staleDocker);
+          expect(left).toEqual(expect.arrayContaining([foreignIp, staleExecd]));
+          expect(pinged.exitCode, 'the foreign sandbox keeps its interface').toBe(0);
+        } else {
+          // containerd's sandboxes are exec'd callers too: the CRI backend's GC takes every exec'd
+          // address containerd does not list (what disableGC is for) and leaves the Docker backend's.
+          expect(left).not.toContain(staleExecd);
+          expect(left).not.toContain(foreignIp);
+          expect(left).toContain(staleDocker);
+          expect(pinged.exitCode, 'the collected sandbox lost its interface').not.toBe(0);
+        }
+        expect((await call('DEL')).exitCode).toBe(0);
+      } finally {
+        await execa('ip', ['netns', 'del', podNs], { reject: false });
+        await rm(join(dataDir, staleDocker), { force: true });
+        await rm(join(dataDir, staleExecd), { force: true });
+      }
+    }, 240_000);
+
     it('pods get the managed /etc/hosts and the node MTU (less the tunnel overhead in vxlan mode)', async () => {
       await apply(
         lab,

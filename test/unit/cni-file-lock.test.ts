@@ -115,16 +115,47 @@ describe('IPAM GC and the store lock', () => {
         order.push('add');
       });
       await new Promise((r) => setTimeout(r, 20));
-      const removed = await store.collect([{ containerID: 'new', ifname: 'eth0' }]);
+      const removed = await store.collect([{ containerID: 'new', ifname: 'eth0' }], { owner: '' });
       order.push('gc');
       await add;
       // Unlocked, GC would have listed the address as old's and deleted the new owner's file.
       expect(order).toEqual(['add', 'gc']);
       expect(removed).toEqual([]);
-      expect(await store.list()).toEqual([{ ip, containerID: 'new', ifname: 'eth0' }]);
+      expect(await store.list()).toEqual([{ ip, containerID: 'new', ifname: 'eth0', owner: '' }]);
+    } finally {
+      await rm(data, { recursive: true, force: true });
+    }
+  });
+
+  it('GC judges only its own owner\'s allocations; another runtime\'s stay, debris of a killed ADD goes', async () => {
+    const data = await mkdtemp(join(tmpdir(), 'na-gc-'));
+    try {
+      const store = new IpamStore(data, 'net');
+      const range = ipRange('10.1.0.0/24', '10.1.0.1');
+      const dockerIp = await store.allocate({ containerID: 'dock', ifname: 'eth0' }, range, 'docker');
+      const criIp = await store.allocate({ containerID: 'cri', ifname: 'eth0' }, range);
+      expect(await readFile(join(data, 'net', dockerIp), 'utf8')).toBe('dock\neth0\ndocker');
+      expect(await readFile(join(data, 'net', criIp), 'utf8')).toBe('cri\neth0');
+      // An ADD killed between creating its address file and writing it.
+      await writeFile(join(data, 'net', '10.1.0.9'), '');
+
+      let seen: string[] = [];
+      const removed = await store.collect([], {
+        owner: 'docker',
+        whileLocked: async (remaining) => {
+          seen = remaining.map((a) => a.containerID);
+        },
+      });
+      expect(removed.map((a) => a.containerID).sort()).toEqual(['', 'dock']);
+      expect(seen).toEqual(['cri']);
+      expect((await store.list()).map((a) => a.containerID)).toEqual(['cri']);
+
+      // The CRI side's GC does not know the Docker backend's sandboxes either, and frees only its own.
+      const again = await store.allocate({ containerID: 'dock2', ifname: 'eth0' }, range, 'docker');
+      expect((await store.collect([], { owner: '' })).map((a) => a.containerID)).toEqual(['cri']);
+      expect((await store.list()).map((a) => a.ip)).toEqual([again]);
     } finally {
       await rm(data, { recursive: true, force: true });
     }
   });
 });
-

@@ -62,6 +62,11 @@ describe('network configuration', () => {
     expect(codeOf(parse({ ...base, mtu: 70000 }))).toBe(7);
     expect(codeOf(parse({ ...base, bridge: 'a-name-that-is-too-long' }))).toBe(7);
     expect(codeOf(parse({ ...base, name: '../etc' }))).toBe(7);
+    // The owner becomes a line of an allocation file: a line break would forge another field.
+    expect(codeOf(parse({ ...base, owner: 'docker\nnode-agent-docker' }))).toBe(7);
+    expect(codeOf(parse({ ...base, owner: 7 }))).toBe(7);
+    expect(parseNetConf(JSON.stringify({ ...base, owner: 'node-agent-docker' }), { requireSubnet: true }).owner).toBe('node-agent-docker');
+    expect(parseNetConf(JSON.stringify(base), { requireSubnet: true }).owner).toBe('');
   });
 
   it('DEL and GC do not need a subnet; GC reads the valid attachments', () => {

@@ -71,6 +71,41 @@ describe('validateConfig', () => {
     expect(problem?.fix).toBe('did you mean nodeName?');
   });
 
+  it('refuses misspelt keys at any depth, naming the full path and the likely key', () => {
+    const all = problems({
+      ...minimal,
+      network: { mode: 'vxlan', vxlanport: 4789 },
+      runtime: { type: 'docker', endpiont: 'unix:///x' },
+      registerWithTaints: [{ key: 'a', effect: 'NoSchedule', efect: 'NoExecute' }],
+      evictionHard: { 'memory.available': '5%', 'imagefs.available': '15%' },
+      log: { format: 'pretty', colour: true },
+    });
+    const byField = Object.fromEntries(all.map((p) => [p.field, p]));
+    expect(Object.keys(byField).sort()).toEqual([
+      'evictionHard.imagefs.available', 'log.colour', 'network.vxlanport', 'registerWithTaints[0].efect', 'runtime.endpiont',
+    ]);
+    expect(byField['network.vxlanport']).toMatchObject({ problem: 'is not a known setting', fix: 'did you mean network.vxlanPort?' });
+    expect(byField['runtime.endpiont']?.fix).toBe('did you mean runtime.endpoint?');
+    expect(byField['registerWithTaints[0].efect']?.fix).toBe('did you mean registerWithTaints[0].effect?');
+    // Nothing near: the keys that are known there.
+    expect(byField['log.colour']?.fix).toBe('remove it; known keys of log are format, level');
+  });
+
+  it('a setting that should hold keys but holds a value is refused; node labels keep free keys', () => {
+    const [problem] = problems({ ...minimal, network: 'vxlan' });
+    expect(problem).toMatchObject({ field: 'network', problem: 'must be a map of settings, got "vxlan"' });
+    expect(problem?.fix).toContain('mode, mtu, vxlanPort, disableGC');
+    expect(problems({ ...minimal, nodeLabels: { 'example.com/rack': 'r1', zone: 'a' } })).toEqual([]);
+  });
+
+  it('network.disableGC is read as a boolean, off by default', () => {
+    const on = validateConfig({ ...minimal, network: { disableGC: true } });
+    expect(on.ok && on.config.network.disableGC).toBe(true);
+    const off = validateConfig(minimal);
+    expect(off.ok && off.config.network.disableGC).toBe(false);
+    expect(problems({ ...minimal, network: { disableGC: 'yes' } })[0]?.field).toBe('network.disableGC');
+  });
+
   it('parses durations and thresholds', () => {
     const result = validateConfig({ ...minimal, nodeStatusUpdateFrequency: '1m30s', evictionHard: { 'memory.available': '5%' } });
     expect(result.ok && result.config.nodeStatusUpdateFrequencyMs).toBe(90_000);
