@@ -3,6 +3,7 @@ import type { Logger } from '../log/logger.ts';
 import { DropOldestQueue } from '../util/drop-oldest-queue.ts';
 import { LruCache } from '../util/lru.ts';
 import { classifyApiError } from './api-error.ts';
+import { defaultAggregatorOptions, EventAggregator, type AggregatorOptions } from './event-aggregator.ts';
 import { eventKey, spamKey, type EventSource } from './event-key.ts';
 import { apiEventSink, type EventSink } from './event-sink.ts';
 import { defaultSpamFilterOptions, EventSpamFilter, type SpamFilterOptions } from './event-spam-filter.ts';
@@ -45,6 +46,7 @@ export interface ApiEventRecorderOptions {
   /** Distinct events remembered to count their repeats (client-go's LRU: 4096). */
   maxRemembered?: number;
   spamFilter?: SpamFilterOptions;
+  aggregator?: AggregatorOptions;
 }
 
 export interface EventRecorderStats {
@@ -91,6 +93,7 @@ export class ApiEventRecorder implements EventRecorder {
   private readonly now: () => number;
   private readonly seen: LruCache<string, SeenEvent>;
   private readonly spam: EventSpamFilter;
+  private readonly aggregator: EventAggregator;
   private readonly pending: DropOldestQueue<PendingWrite>;
   private draining = false;
   private drained: Promise<void> = Promise.resolve();
@@ -105,6 +108,7 @@ export class ApiEventRecorder implements EventRecorder {
     this.now = options.now ?? Date.now;
     this.seen = new LruCache(options.maxRemembered ?? 4096);
     this.spam = new EventSpamFilter(options.spamFilter ?? defaultSpamFilterOptions);
+    this.aggregator = new EventAggregator(options.aggregator ?? defaultAggregatorOptions);
     this.pending = new DropOldestQueue(options.maxPending ?? 1000);
   }
 
@@ -149,7 +153,10 @@ export class ApiEventRecorder implements EventRecorder {
    */
   private correlate(ref: ObjectRef, type: EventType, reason: string, message: string, at: number): PendingWrite {
     const namespace = ref.namespace ?? 'default';
-    const key = eventKey(this.source, ref, type, reason, message);
+    // Similar events (same object and reason, many messages) become one combined Event.
+    const aggregated = this.aggregator.aggregate(this.source, ref, type, reason, message, at);
+    message = aggregated.message;
+    const key = aggregated.groupKey ?? eventKey(this.source, ref, type, reason, message);
     let seen = this.seen.get(key);
     if (seen && at - seen.lastAt < aggregateWindowMs) {
       seen.count++;
@@ -199,7 +206,8 @@ export class ApiEventRecorder implements EventRecorder {
   private async post({ namespace, event }: PendingWrite): Promise<void> {
     if (event.count > 1) {
       try {
-        await this.sink.update(namespace, event.metadata.name, { count: event.count, lastTimestamp: event.lastTimestamp.toISOString() });
+        // The message too: a combined Event says the latest of its similar messages.
+        await this.sink.update(namespace, event.metadata.name, { count: event.count, lastTimestamp: event.lastTimestamp.toISOString(), ...(event.message ? { message: event.message } : {}) });
         return;
       } catch (err) {
         // Expired (Events live an hour), deleted, or never written (its first post was dropped

@@ -3,8 +3,8 @@ import { CoreV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event, type Kube
 /** Where the recorder writes core/v1 Events: the apiserver, or a fake in the unit tests. */
 export interface EventSink {
   create(namespace: string, event: CoreV1Event): Promise<void>;
-  /** A repeat of an Event already written: its new count and lastTimestamp (merge patch). */
-  update(namespace: string, name: string, repeat: { count: number; lastTimestamp: string }): Promise<void>;
+  /** A repeat of an Event already written: its new count, lastTimestamp and message (merge patch). */
+  update(namespace: string, name: string, repeat: { count: number; lastTimestamp: string; message?: string }): Promise<void>;
 }
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);

@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
 import { KubeConfig } from '@kubernetes/client-node';
+import { COMBINED_PREFIX, type AggregatorOptions } from '../../src/kube/event-aggregator.ts';
 import { ApiEventRecorder, type ObjectRef } from '../../src/kube/event-recorder.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { DropOldestQueue } from '../../src/util/drop-oldest-queue.ts';
 import { FakeClock } from '../fakes/fake-clock.ts';
 import { FakeEventApi } from '../fakes/fake-event-api.ts';
 
-function harness(options: { maxPending?: number } = {}) {
+function harness(options: { maxPending?: number; aggregator?: AggregatorOptions } = {}) {
   const clock = new FakeClock();
   const api = new FakeEventApi();
   const lines: { level: number; msg: string }[] = [];
@@ -41,8 +42,8 @@ describe('event recorder', () => {
     const first = h.api.created[0]!;
     expect(first).toMatchObject({ count: 1, reason: 'BackOff', involvedObject: { kind: 'Pod', name: 'web', uid: 'uid-web', fieldPath: 'spec.containers{c}' }, source: { component: 'node-agent', host: 'n1' } });
     expect(h.api.updates).toEqual([
-      { namespace: 'default', name: first.metadata?.name, count: 2, lastTimestamp: new Date(first.firstTimestamp!.getTime() + 10_000).toISOString() },
-      { namespace: 'default', name: first.metadata?.name, count: 3, lastTimestamp: new Date(first.firstTimestamp!.getTime() + 30_000).toISOString() },
+      { namespace: 'default', name: first.metadata?.name, count: 2, lastTimestamp: new Date(first.firstTimestamp!.getTime() + 10_000).toISOString(), message: first.message },
+      { namespace: 'default', name: first.metadata?.name, count: 3, lastTimestamp: new Date(first.firstTimestamp!.getTime() + 30_000).toISOString(), message: first.message },
     ]);
     expect(h.recorder.stats()).toMatchObject({ pending: 0, remembered: 2, posted: 4, failed: 0 });
   });
@@ -86,8 +87,30 @@ describe('event recorder', () => {
     expect(h.recorder.stats()).toMatchObject({ pending: 0, remembered: 4096, budgets: 4096, posted: 5000, dropped: 0 });
   });
 
-  it('spends each object\'s budget: 25 events, then one per 5 minutes', async () => {
+  it('combines similar events: after 10 distinct messages of one reason, one Event counts the rest', async () => {
     const h = harness();
+    const node: ObjectRef = { kind: 'Node', name: 'n1', uid: 'n1' };
+    for (let i = 0; i < 20; i++) h.recorder.record(node, 'Warning', 'OOMKilling', `Killed process ${1000 + i} (stress)`);
+    // Another reason is another group.
+    h.recorder.record(node, 'Warning', 'TaskHung', 'task a:1 blocked for more than 120 seconds.');
+    await h.recorder.flush();
+    const oom = h.api.created.filter((e) => e.reason === 'OOMKilling');
+    expect(oom).toHaveLength(10);
+    expect(oom.slice(0, 9).map((e) => e.message)).toEqual(Array.from({ length: 9 }, (_, i) => `Killed process ${1000 + i} (stress)`));
+    expect(oom[9]?.message).toBe(`${COMBINED_PREFIX}Killed process 1009 (stress)`);
+    // The 10 after it are counted on that one Event, which says the latest message.
+    expect(h.api.updates.at(-1)).toMatchObject({ name: oom[9]?.metadata?.name, count: 11, message: `${COMBINED_PREFIX}Killed process 1019 (stress)` });
+    expect(h.api.created.filter((e) => e.reason === 'TaskHung')).toHaveLength(1);
+    // Ten quiet minutes later the group starts over.
+    h.clock.t += 10 * 60_000 + 1;
+    h.recorder.record(node, 'Warning', 'OOMKilling', 'Killed process 2000 (stress)');
+    await h.recorder.flush();
+    expect(h.api.created.at(-1)?.message).toBe('Killed process 2000 (stress)');
+  });
+
+  it('spends each object\'s budget: 25 events, then one per 5 minutes', async () => {
+    // Distinct messages that are not combined, so that each one is a write of its own.
+    const h = harness({ aggregator: { maxEvents: 1000, windowMs: 600_000, maxGroups: 10 } });
     for (let i = 0; i < 30; i++) h.recorder.record(podRef('noisy'), 'Warning', 'Unhealthy', `probe failed ${i}`);
     h.recorder.record(podRef('quiet'), 'Normal', 'Started', 'Started container c');
     await h.recorder.flush();
