@@ -67,12 +67,16 @@ export interface EventRecorderStats {
 /** An Event to write: a new one (count 1), or a repeat of one that carries its new count. */
 interface PendingWrite {
   namespace: string;
+  /** The correlation key, so that a name taken on the apiserver can be replaced where it is remembered. */
+  key: string;
   event: CoreV1Event & { metadata: { name: string }; count: number; lastTimestamp: Date };
 }
 
 /** What is remembered of an event, to make a repeat of it a new count on the same Event. */
 interface SeenEvent {
   name: string;
+  /** The name it was given first, when the apiserver had that one already (see post). */
+  renamedFrom?: string;
   count: number;
   first: Date;
   lastAt: number;
@@ -162,11 +166,12 @@ export class ApiEventRecorder implements EventRecorder {
       seen.count++;
       seen.lastAt = at;
     } else {
-      seen = { name: `${ref.name}.${(at * 1000 + Math.floor(Math.random() * 1000)).toString(16)}`, count: 1, first: new Date(at), lastAt: at };
+      seen = { name: this.newName(ref.name, at), count: 1, first: new Date(at), lastAt: at };
       this.seen.set(key, seen);
     }
     return {
       namespace,
+      key,
       event: {
         metadata: { name: seen.name, namespace },
         involvedObject: { kind: ref.kind, name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}), ...(ref.uid ? { uid: ref.uid } : {}), ...(ref.apiVersion ? { apiVersion: ref.apiVersion } : {}), ...(ref.fieldPath ? { fieldPath: ref.fieldPath } : {}) },
@@ -203,7 +208,23 @@ export class ApiEventRecorder implements EventRecorder {
     }
   }
 
-  private async post({ namespace, event }: PendingWrite): Promise<void> {
+  private sequence = 0;
+
+  /**
+   * client-go names an Event <object>.<UnixNano in hex>. Milliseconds are all we have, so a
+   * sequence number and a random part fill the lower digits: events recorded in the same
+   * millisecond (a burst of kernel lines) must not share a name, or all but one are refused.
+   */
+  private newName(objectName: string, at: number): string {
+    const low = BigInt((this.sequence++ % 1000) * 1000 + Math.floor(Math.random() * 1000));
+    return `${objectName}.${(BigInt(at) * 1_000_000n + low).toString(16)}`;
+  }
+
+  private async post(write: PendingWrite): Promise<void> {
+    const { namespace } = write;
+    // The name as it is now: a create before this one may have had to take another.
+    const seen = this.seen.peek(write.key);
+    const event = seen?.renamedFrom === write.event.metadata.name ? { ...write.event, metadata: { ...write.event.metadata, name: seen.name } } : write.event;
     if (event.count > 1) {
       try {
         // The message too: a combined Event says the latest of its similar messages.
@@ -215,6 +236,18 @@ export class ApiEventRecorder implements EventRecorder {
         if (classifyApiError(err).kind !== 'notFound') throw err;
       }
     }
-    await this.sink.create(namespace, event);
+    try {
+      await this.sink.create(namespace, event);
+    } catch (err) {
+      // The name is taken (another recorder for the same object, in the same instant): a new name,
+      // remembered for the repeats, and one more try.
+      if (classifyApiError(err).kind !== 'alreadyExists') throw err;
+      const name = this.newName(event.involvedObject.name ?? 'event', event.lastTimestamp.getTime());
+      if (seen?.name === event.metadata.name) {
+        seen.renamedFrom = seen.name;
+        seen.name = name;
+      }
+      await this.sink.create(namespace, { ...event, metadata: { ...event.metadata, name } });
+    }
   }
 }

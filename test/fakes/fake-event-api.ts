@@ -19,6 +19,10 @@ export class FakeEventApi implements EventSink {
   }
   async create(_namespace: string, event: CoreV1Event): Promise<void> {
     await this.gate;
+    // As the apiserver: a name is one Event's.
+    if (!this.expired.has(event.metadata?.name ?? '') && this.created.some((e) => e.metadata?.name === event.metadata?.name)) {
+      throw Object.assign(new Error(`events "${event.metadata?.name}" already exists`), { code: 409, body: { kind: 'Status', reason: 'AlreadyExists' } });
+    }
     this.created.push(event);
   }
   async update(namespace: string, name: string, repeat: { count: number; lastTimestamp: string }): Promise<void> {

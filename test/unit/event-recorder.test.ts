@@ -108,6 +108,40 @@ describe('event recorder', () => {
     expect(h.api.created.at(-1)?.message).toBe('Killed process 2000 (stress)');
   });
 
+  it('events of one instant get names of their own; a name taken by another recorder is replaced, repeats follow', async () => {
+    const h = harness();
+    // The clock does not move: 200 events of 200 nodes in one millisecond.
+    for (let i = 0; i < 200; i++) h.recorder.record({ kind: 'Node', name: 'n', uid: `n${i}` }, 'Warning', 'Burst', 'one instant');
+    await h.recorder.flush();
+    expect(new Set(h.api.created.map((e) => e.metadata?.name)).size).toBe(200);
+    expect(h.recorder.stats().failed).toBe(0);
+
+    // Another component's Event already holds the name this recorder will choose first (the
+    // same millisecond, its sequence 0 and a random part of 0).
+    const other = harness();
+    const ref = podRef('web');
+    other.recorder.record(ref, 'Normal', 'Pulled', 'pulled');
+    await other.recorder.flush();
+    const takenName = `web.${(BigInt(other.clock.now()) * 1_000_000n).toString(16)}`;
+    other.api.created[0]!.metadata.name = takenName;
+    const original = Math.random;
+    Math.random = () => 0;
+    try {
+      const clash = new ApiEventRecorder(new KubeConfig(), { component: 'kernel-monitor', host: 'n1', log: createLogger({ format: 'json', level: 'error' }), sink: other.api, now: () => other.clock.now() });
+      clash.record(ref, 'Warning', 'Other', 'clash');
+      clash.record(ref, 'Warning', 'Other', 'clash');
+      await clash.flush();
+      const mine = other.api.created.filter((e) => e.reason === 'Other');
+      expect(mine).toHaveLength(1);
+      expect(mine[0]?.metadata?.name).not.toBe(takenName);
+      // The repeat is counted on this recorder's own Event, not on the one that held the name.
+      expect(other.api.updates.at(-1)).toMatchObject({ name: mine[0]?.metadata?.name, count: 2 });
+      expect(clash.stats().failed).toBe(0);
+    } finally {
+      Math.random = original;
+    }
+  });
+
   it('spends each object\'s budget: 25 events, then one per 5 minutes', async () => {
     // Distinct messages that are not combined, so that each one is a write of its own.
     const h = harness({ aggregator: { maxEvents: 1000, windowMs: 600_000, maxGroups: 10 } });
