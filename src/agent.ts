@@ -6,6 +6,11 @@ import { loadKubeconfig, serverOf } from './kube/kubeconfig.ts';
 import { ClientNodeApi } from './kube/node-api.ts';
 import { ClientPodApi } from './kube/pod-api.ts';
 import { ApiEventRecorder, nullRecorder } from './kube/event-recorder.ts';
+import { KernelMonitor } from './problems/kernel-monitor.ts';
+import { CustomPluginMonitor } from './problems/custom-plugin-monitor.ts';
+import { loadCustomPluginMonitors, loadKernelRules } from './problems/load-monitor-files.ts';
+import { ProblemReporter } from './problems/problem-reporter.ts';
+import { runMonitors } from './problems/run-monitors.ts';
 import { Reflector } from './kube/reflector.ts';
 import { NodeLeaseController } from './node/lease-controller.ts';
 import { readMachineInfo, readMachineUsage } from './node/machine-info.ts';
@@ -95,6 +100,9 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
       await pods.run(signal);
       return;
     }
+    // A bad rules file stops the agent at once, before it registers, as a bad config does.
+    const kernelRules = await loadKernelRules(config.problemDetector.kernelMonitor.rulesFile);
+    const pluginMonitors = (await loadCustomPluginMonitors(config.problemDetector.customPluginMonitors)).map((rules) => new CustomPluginMonitor({ rules, log }));
     const kc = await loadKubeconfig(config.kubeconfig);
     const server = serverOf(kc);
     const api = new ClientNodeApi(kc);
@@ -105,9 +113,20 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
 
     // Node events name the node by name as its uid too, as the kubelet's node reference does.
     const events = new ApiEventRecorder(kc, { component: 'node-agent', host: config.nodeName, log });
+    // Problem monitors post as themselves (source.component kernel-monitor, ...), as NPD does.
+    const monitorRecorders = new Map<string, ApiEventRecorder>();
+    const eventsFor = (source: string): ApiEventRecorder => {
+      let recorder = monitorRecorders.get(source);
+      if (!recorder) monitorRecorders.set(source, (recorder = new ApiEventRecorder(kc, { component: source, host: config.nodeName, log })));
+      return recorder;
+    };
+    const problems = new ProblemReporter({ nodeName: config.nodeName, eventsFor, onChange: () => status.kick() });
+    const kernelMonitor = config.problemDetector.kernelMonitor.enabled
+      ? new KernelMonitor({ rules: kernelRules, path: config.problemDetector.kernelMonitor.logPath, log })
+      : undefined;
     events.record({ kind: 'Node', name: config.nodeName, uid: config.nodeName }, 'Normal', 'Starting', `Starting node-agent ${agentVersion}.`);
     const status = new NodeStatusManager(
-      { api, config, agentVersion, machine, readUsage: () => readMachineUsage(config.directories.root), runtime, server, log, events, ...(networkNotReady ? { podNetworkNotReady: networkNotReady } : {}) },
+      { api, config, agentVersion, machine, readUsage: () => readMachineUsage(config.directories.root), runtime, server, log, events, problemConditions: () => problems.current(), ...(networkNotReady ? { podNetworkNotReady: networkNotReady } : {}) },
       registered,
     );
     const lease = new NodeLeaseController({
@@ -208,8 +227,21 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
         else nodeNetwork?.kick();
       }
     };
-    Object.assign(stats, { podCIDR, statusUpdates: status.stats, lease: lease.stats, nodeWatch: nodeWatch.stats, pods: pods.stats, events: () => events.stats() });
-    await Promise.all([status.run(signal), lease.run(signal), nodeWatch.run(signal), pods.run(signal), peerWatch?.run(signal), resync()]);
+    Object.assign(stats, {
+      podCIDR,
+      statusUpdates: status.stats,
+      lease: lease.stats,
+      nodeWatch: nodeWatch.stats,
+      pods: pods.stats,
+      events: () => events.stats(),
+      problems: () => ({
+        counts: Object.fromEntries(problems.counts),
+        conditions: problems.current(),
+        monitors: Object.fromEntries([...(kernelMonitor ? [kernelMonitor] : []), ...pluginMonitors].map((m) => [m.source, m.stats])),
+      }),
+    });
+    const monitors = runMonitors([...(kernelMonitor ? [kernelMonitor] : []), ...pluginMonitors], problems, signal, log);
+    await Promise.all([status.run(signal), lease.run(signal), nodeWatch.run(signal), pods.run(signal), peerWatch?.run(signal), resync(), monitors]);
   } finally {
     nodeNetwork?.close();
     await cniServer?.close();

@@ -25,6 +25,8 @@ export const configDefaults = {
   nodeStatusReportFrequency: '5m', // nodeStatusReportFrequency
   nodeLeaseDurationSeconds: 40, // nodeLeaseDurationSeconds
   evictionHard: { 'memory.available': '100Mi', 'nodefs.available': '10%', 'pid.available': '0' },
+  /** node-problem-detector's kernel monitor logPath. */
+  kmsgPath: '/dev/kmsg',
   logFormat: 'json',
   logLevel: 'info',
 } as const;

@@ -45,6 +45,7 @@ export const configSchema: Shape = {
   evictionHard: { 'memory.available': 'value', 'nodefs.available': 'value', 'pid.available': 'value' },
   systemReserved: { cpu: 'value', memory: 'value', 'ephemeral-storage': 'value' },
   log: { format: 'value', level: 'value' },
+  problemDetector: { kernelMonitor: { enabled: 'value', logPath: 'value', rulesFile: 'value' }, customPluginMonitors: 'value' },
 };
 
 export interface SchemaProblem {

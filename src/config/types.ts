@@ -57,6 +57,16 @@ export interface AgentConfig {
   evictionHard: { 'memory.available': string; 'nodefs.available': string; 'pid.available': string };
   systemReserved: { cpu?: string; memory?: string; 'ephemeral-storage'?: string };
   log: { format: LogFormat; level: LogLevel };
+  /**
+   * node-problem-detector's monitors, run inside the agent. kernelMonitor reads logPath
+   * (/dev/kmsg, or a file of kmsg lines standing in for it) with the rules of rulesFile
+   * (kernel-monitor.json's layout) or the built-in ones.
+   */
+  problemDetector: {
+    kernelMonitor: { enabled: boolean; logPath: string; rulesFile: string | undefined };
+    /** Files in custom-plugin-monitor.json's layout, one monitor each. */
+    customPluginMonitors: string[];
+  };
 }
 
 /** What a configuration file or the command line may say: every field optional, strings for durations. */

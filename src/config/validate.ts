@@ -216,6 +216,25 @@ export function validateConfig(input: ConfigInput, env: { hostname?: string } = 
     }
   }
 
+  const kernelMonitor = {
+    enabled: bool('problemDetector.kernelMonitor.enabled', true),
+    logPath: str('problemDetector.kernelMonitor.logPath') ?? configDefaults.kmsgPath,
+    rulesFile: str('problemDetector.kernelMonitor.rulesFile'),
+  };
+  for (const [key, path] of [['logPath', kernelMonitor.logPath], ['rulesFile', kernelMonitor.rulesFile]] as const) {
+    if (path !== undefined && !path.startsWith('/')) add(`problemDetector.kernelMonitor.${key}`, `"${path}" is not an absolute path`, 'write it as an absolute path');
+  }
+
+  const customPluginMonitors: string[] = [];
+  const pluginFiles = lookup(input, 'problemDetector.customPluginMonitors');
+  if (pluginFiles !== undefined && pluginFiles !== null) {
+    if (!Array.isArray(pluginFiles) || pluginFiles.some((f) => typeof f !== 'string' || !f.startsWith('/'))) {
+      add('problemDetector.customPluginMonitors', `${JSON.stringify(pluginFiles)} is not a list of absolute paths`, 'list the monitor files, e.g. [/etc/node-agent/monitors/ntp.json]');
+    } else {
+      customPluginMonitors.push(...(pluginFiles as string[]));
+    }
+  }
+
   const statusUpdate = duration('nodeStatusUpdateFrequency', configDefaults.nodeStatusUpdateFrequency, 1000);
   const statusReport = duration('nodeStatusReportFrequency', configDefaults.nodeStatusReportFrequency, 1000);
   const leaseSeconds = num('nodeLeaseDurationSeconds', configDefaults.nodeLeaseDurationSeconds, 4, 3600);
@@ -244,6 +263,7 @@ export function validateConfig(input: ConfigInput, env: { hostname?: string } = 
     evictionHard,
     systemReserved,
     log: { format: oneOf('log.format', LogFormats, configDefaults.logFormat), level: oneOf('log.level', LogLevels, configDefaults.logLevel) },
+    problemDetector: { kernelMonitor, customPluginMonitors },
   };
   return problems.length > 0 ? { ok: false, problems } : { ok: true, config };
 }

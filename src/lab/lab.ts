@@ -349,6 +349,11 @@ export class Lab {
     };
   }
 
+  /** The file a worker's kernel monitor reads as its /dev/kmsg; tests append kernel lines to it. */
+  kmsgPath(worker: LabMachine): string {
+    return join(worker.dir, 'kmsg');
+  }
+
   /** The node's identity (system:node:<name> in system:nodes, what the Node authorizer expects) and config. */
   async prepareWorker(worker: LabMachine, overrides: Record<string, unknown> = {}): Promise<void> {
     const paths = this.agentPaths(worker);
@@ -363,6 +368,9 @@ export class Lab {
       clusterCIDR: this.topology.options.clusterCIDR,
       runtime: this.runtime === 'containerd' ? { type: 'containerd', endpoint: `unix://${containerdPaths(worker).socket}` } : { type: 'docker' },
       network: { mode: this.topology.options.network },
+      // Each node's kernel log is its own file of kmsg lines: the machines of the lab share one
+      // kernel, and a line meant for one node must not show on all of them (kmsgPath()).
+      problemDetector: { kernelMonitor: { logPath: this.kmsgPath(worker) } },
       directories: {
         root: paths.root,
         logs: paths.podLogs,
@@ -373,6 +381,7 @@ export class Lab {
       ...this.agentSettings,
       ...overrides,
     };
+    await writeFile(this.kmsgPath(worker), '', { flag: 'a' });
     await writeFile(paths.config, yaml.dump(config));
   }
 

@@ -4,6 +4,7 @@ import type { Logger } from '../log/logger.ts';
 import { classifyApiError } from '../kube/api-error.ts';
 import { apiErrorCode, explainApiError } from '../kube/explain.ts';
 import type { NodeApi } from '../kube/node-api.ts';
+import type { ProblemCondition } from '../problems/problem-types.ts';
 import type { Runtime, RuntimeVersion } from '../runtime/types.ts';
 import { formatRuntimeVersion } from '../runtime/types.ts';
 import { Backoff } from '../util/backoff.ts';
@@ -30,6 +31,8 @@ export interface StatusManagerDeps {
   events?: EventRecorder;
   /** Why pods cannot get a network yet (undefined once they can); no pod network, no check. */
   podNetworkNotReady?: () => string | undefined;
+  /** The problem monitors' conditions (ProblemReporter.current). */
+  problemConditions?: () => ProblemCondition[];
   now?: () => Date;
 }
 
@@ -163,6 +166,7 @@ export class NodeStatusManager {
       runtimeVersion: this.lastRuntime ? formatRuntimeVersion(this.lastRuntime) : undefined,
       notReadyReasons: readiness.notReadyReasons,
       runtimeHealth: readiness.health,
+      problemConditions: this.deps.problemConditions?.() ?? [],
       now: this.now(),
     };
   }

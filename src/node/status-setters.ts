@@ -1,6 +1,7 @@
 import type { AgentConfig } from '../config/types.ts';
 import { parseQuantity, parseThreshold, thresholdBytes, formatKi } from '../util/quantity.ts';
 import type { MachineInfo, MachineUsage } from './machine-info.ts';
+import type { ProblemCondition } from '../problems/problem-types.ts';
 import { kubeTime, type NodeCondition, type NodeStatus } from './node-types.ts';
 
 /**
@@ -19,6 +20,8 @@ export interface StatusInputs {
   notReadyReasons: string[];
   /** The container runtime's own health (its Status call, within a timeout). */
   runtimeHealth: RuntimeHealth;
+  /** The problem monitors' conditions (kernel deadlock, read-only filesystem, ...). */
+  problemConditions?: ProblemCondition[];
   now: Date;
 }
 
@@ -147,6 +150,27 @@ export const setReady: StatusSetter = (status, { notReadyReasons, now }, previou
 };
 
 /**
+ * The problem monitors' conditions, first on the Node as node-problem-detector's are. Their
+ * transition time moves when the status or the reason changes (NPD's rule: a deadlock that turns
+ * from DockerHung into ContainerdHung is a new problem), and survives an agent restart through
+ * the Node's own copy.
+ */
+export const setProblemConditions: StatusSetter = (status, { problemConditions = [], now }, previous) => {
+  for (const c of problemConditions) {
+    const before = previous?.conditions?.find((p) => p.type === c.type);
+    const same = before !== undefined && before.status === c.status && before.reason === c.reason;
+    status.conditions.push({
+      type: c.type,
+      status: c.status,
+      reason: c.reason,
+      message: c.message,
+      lastHeartbeatTime: kubeTime(now),
+      lastTransitionTime: same ? before.lastTransitionTime : kubeTime(now),
+    });
+  }
+};
+
+/**
  * node-problem-detector's runtime health condition (its health-checker's ContainerRuntimeUnhealthy):
  * True while the runtime does not answer or says it cannot run containers, False otherwise. It
  * says what is wrong with the runtime itself, where Ready only says the node cannot take pods.
@@ -200,6 +224,7 @@ export const defaultSetters: StatusSetter[] = [
   setCapacity,
   setDaemonEndpoints,
   setNodeInfo,
+  setProblemConditions,
   setContainerRuntimeUnhealthy,
   setMemoryPressure,
   setDiskPressure,

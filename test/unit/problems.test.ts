@@ -1,0 +1,194 @@
+import { describe, expect, it } from 'vitest';
+import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { EventRecorder, EventType, ObjectRef } from '../../src/kube/event-recorder.ts';
+import { setProblemConditions } from '../../src/node/status-setters.ts';
+import type { NodeStatus } from '../../src/node/node-types.ts';
+import { defaultKernelRules, matchKernelMessage, parseKernelRules } from '../../src/problems/kernel-rules.ts';
+import { KernelMonitor } from '../../src/problems/kernel-monitor.ts';
+import { followKmsg } from '../../src/problems/kmsg-follow.ts';
+import { formatKmsgLine, parseKmsgLine } from '../../src/problems/kmsg.ts';
+import { ProblemReporter } from '../../src/problems/problem-reporter.ts';
+import type { ProblemCondition, ProblemSink, TemporaryProblem } from '../../src/problems/problem-types.ts';
+import { createLogger } from '../../src/log/logger.ts';
+
+const log = createLogger({ format: 'json', level: 'silent' as never });
+
+class Recorded implements EventRecorder {
+  readonly events: { source: string; type: EventType; reason: string; message: string; ref: ObjectRef }[] = [];
+  private readonly source: string;
+  constructor(source = '') {
+    this.source = source;
+  }
+  record(ref: ObjectRef, type: EventType, reason: string, message: string): void {
+    this.events.push({ source: this.source, ref, type, reason, message });
+  }
+}
+
+describe('kmsg records', () => {
+  it('parses level, sequence, timestamp and message; continuation lines are not records', () => {
+    expect(parseKmsgLine('6,1234,5678901,-;EXT4-fs error (device sda1): oops')).toEqual({ level: 6, seq: 1234, usec: 5678901, message: 'EXT4-fs error (device sda1): oops' });
+    // Facility bits above the level (kernel facility 0, user 1 << 3): the level is the low three.
+    expect(parseKmsgLine('12,5,10,-,caller=T1;hello')?.level).toBe(4);
+    expect(parseKmsgLine(' SUBSYSTEM=block')).toBeUndefined();
+    expect(parseKmsgLine('no prefix at all')).toBeUndefined();
+    expect(parseKmsgLine('x,1,2,-;bad priority')).toBeUndefined();
+    expect(parseKmsgLine(formatKmsgLine({ seq: 1, usec: 2, message: 'a;b' }).trimEnd())?.message).toBe('a;b');
+  });
+});
+
+describe('kernel rules', () => {
+  const samples: [string, string][] = [
+    ['Killed process 4211 (stress) total-vm:123456kB, anon-rss:100000kB, file-rss:12kB, shmem-rss:0kB', 'OOMKilling'],
+    ['INFO: task jbd2/sda1-8:312 blocked for more than 120 seconds.', 'TaskHung'],
+    ['unregister_netdevice: waiting for eth0 to become free. Usage count = 2', 'UnregisterNetDevice'],
+    ['BUG: unable to handle kernel NULL pointer dereference at 0000000000000008', 'KernelOops'],
+    ['divide error: 0000 [#1] SMP', 'KernelOops'],
+    ['EXT4-fs error (device sda1): ext4_find_entry:1455: inode #2: comm ls: reading directory lblock 0', 'Ext4Error'],
+    ['Buffer I/O error on dev sdb1, logical block 0, async page read', 'IOError'],
+    ['INFO: task dockerd:1234 blocked for more than 120 seconds.', 'DockerHung'],
+    ['INFO: task containerd:99 blocked for more than 120 seconds.', 'ContainerdHung'],
+    ['EXT4-fs (sda1): Remounting filesystem read-only', 'FilesystemIsReadOnly'],
+  ];
+  it.each(samples)('%s -> %s', (message, reason) => {
+    expect(matchKernelMessage(defaultKernelRules, message).map((r) => r.reason)).toContain(reason);
+  });
+
+  it('a hung runtime task is the permanent KernelDeadlock, other hung tasks only an event', () => {
+    const brief = (m: string) => matchKernelMessage(defaultKernelRules, m).map((r) => `${r.type}:${r.condition ?? ''}:${r.reason}`);
+    expect(brief('INFO: task containerd:99 blocked for more than 120 seconds.')).toEqual(['temporary::TaskHung', 'permanent:KernelDeadlock:ContainerdHung']);
+    expect(brief('INFO: task kworker/0:1:12 blocked for more than 120 seconds.')).toEqual(['temporary::TaskHung']);
+    expect(brief('eth0: link up')).toEqual([]);
+  });
+
+  it('reads kernel-monitor.json, and lists every problem of a bad one', () => {
+    const good = parseKernelRules({
+      source: 'my-kernel', lookback: '1m',
+      conditions: [{ type: 'KernelDeadlock', reason: 'KernelHasNoDeadlock', message: 'kernel has no deadlock' }],
+      rules: [{ type: 'permanent', condition: 'KernelDeadlock', reason: 'MyHung', pattern: 'task my:\\w+ blocked' }, { type: 'temporary', reason: 'Mine', pattern: 'mine' }],
+    });
+    expect(good.ok && good.rules).toMatchObject({ source: 'my-kernel', lookbackMs: 60_000, conditions: [{ type: 'KernelDeadlock', status: 'False' }] });
+    const bad = parseKernelRules({
+      lookbak: '1m',
+      conditions: [{ type: 'lower', reason: 'R' }],
+      rules: [{ type: 'permanent', condition: 'Nope', reason: 'X', pattern: 'x' }, { type: 'temporary', reason: 'Y', pattern: '(' }, { type: 'sometimes', reason: 'Z', pattern: 'z' }],
+    });
+    expect(bad.ok).toBe(false);
+    if (bad.ok) return;
+    expect(bad.problems).toEqual([
+      '"lookbak" is not a known key',
+      'conditions[0] needs a CamelCase type and reason',
+      'rules[0] is permanent, so its condition must be one of the listed conditions (none listed)',
+      expect.stringContaining('rules[1].pattern does not compile'),
+      'rules[2].type must be temporary or permanent',
+    ]);
+  });
+});
+
+describe('problem reporter', () => {
+  const harness = () => {
+    const recorders = new Map<string, Recorded>();
+    let changes = 0;
+    const reporter = new ProblemReporter({
+      nodeName: 'n1',
+      eventsFor: (source) => recorders.get(source) ?? recorders.set(source, new Recorded(source)).get(source)!,
+      onChange: () => changes++,
+    });
+    reporter.register(defaultKernelRules.conditions);
+    const events = () => [...recorders.values()].flatMap((r) => r.events);
+    return { reporter, events, changes: () => changes };
+  };
+
+  it('starts healthy and silent; a problem is a Warning with the kernel message, its end a Normal', () => {
+    const h = harness();
+    expect(h.reporter.current().map((c) => `${c.type}=${c.status}`)).toEqual(['KernelDeadlock=False', 'ReadonlyFilesystem=False']);
+    h.reporter.condition('kernel-monitor', { type: 'ReadonlyFilesystem', status: 'True', reason: 'FilesystemIsReadOnly', message: 'EXT4-fs (sda1): Remounting filesystem read-only' });
+    // The same problem again is no new event.
+    h.reporter.condition('kernel-monitor', { type: 'ReadonlyFilesystem', status: 'True', reason: 'FilesystemIsReadOnly', message: 'EXT4-fs (sda2): Remounting filesystem read-only' });
+    h.reporter.condition('kernel-monitor', { type: 'ReadonlyFilesystem', status: 'False', reason: 'FilesystemIsNotReadOnly', message: 'Filesystem is not read-only' });
+    expect(h.events().map((e) => [e.source, e.type, e.reason])).toEqual([
+      ['kernel-monitor', 'Warning', 'FilesystemIsReadOnly'],
+      ['kernel-monitor', 'Normal', 'FilesystemIsNotReadOnly'],
+    ]);
+    expect(h.events()[0]?.ref).toEqual({ kind: 'Node', name: 'n1', uid: 'n1' });
+    expect(h.changes()).toBe(2);
+    expect(h.reporter.counts.get('FilesystemIsReadOnly')).toBe(1);
+  });
+
+  it('a temporary problem is an event from its monitor and is counted, with no condition', () => {
+    const h = harness();
+    h.reporter.temporary('kernel-monitor', { reason: 'OOMKilling', message: 'Killed process 1 (a)' });
+    h.reporter.temporary('kernel-monitor', { reason: 'OOMKilling', message: 'Killed process 2 (b)' });
+    expect(h.events().map((e) => e.reason)).toEqual(['OOMKilling', 'OOMKilling']);
+    expect(h.reporter.counts.get('OOMKilling')).toBe(2);
+    expect(h.changes()).toBe(0);
+  });
+});
+
+describe('problem conditions on the Node', () => {
+  const inputs = (problemConditions: ProblemCondition[], now: Date) => ({ problemConditions, now }) as never;
+  const at = (s: number) => new Date(Date.UTC(2026, 11, 7, 12, 0, s));
+
+  it('keep their transition time while status and reason hold, and move it when either changes', () => {
+    const deadlock = (reason: string, status: 'True' | 'False'): ProblemCondition => ({ type: 'KernelDeadlock', status, reason, message: 'm' });
+    const run = (c: ProblemCondition, now: Date, previous?: NodeStatus): NodeStatus => {
+      const status = { conditions: [] } as unknown as NodeStatus;
+      setProblemConditions(status, inputs([c], now), previous);
+      return status;
+    };
+    const first = run(deadlock('DockerHung', 'True'), at(0));
+    const same = run(deadlock('DockerHung', 'True'), at(10), first);
+    expect(same.conditions[0]).toMatchObject({ lastTransitionTime: first.conditions[0]?.lastTransitionTime, lastHeartbeatTime: '2026-12-07T12:00:10Z' });
+    const otherReason = run(deadlock('ContainerdHung', 'True'), at(20), same);
+    expect(otherReason.conditions[0]?.lastTransitionTime).toBe('2026-12-07T12:00:20Z');
+  });
+
+});
+
+describe('kernel monitor', () => {
+  it('reads kmsg lines from a stand-in file as they are appended, skipping those before the look-back window', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'na-kmsg-'));
+    const path = join(dir, 'kmsg');
+    const nowUsec = 10_000_000_000;
+    await writeFile(path, [
+      formatKmsgLine({ seq: 1, usec: nowUsec - 6 * 60_000_000, message: 'EXT4-fs (sda1): Remounting filesystem read-only' }),
+      formatKmsgLine({ seq: 2, usec: nowUsec - 60_000_000, message: 'Killed process 7 (x) total-vm:1kB, anon-rss:1kB, file-rss:1kB' }),
+    ].join(''));
+    const seen: { conditions: ProblemCondition[]; temporary: TemporaryProblem[] } = { conditions: [], temporary: [] };
+    const sink: ProblemSink = { condition: (_s, c) => seen.conditions.push(c), temporary: (_s, p) => seen.temporary.push(p) };
+    const monitor = new KernelMonitor({ rules: defaultKernelRules, path, pollMs: 20, log, uptime: async () => nowUsec });
+    const stop = new AbortController();
+    const running = monitor.run(sink, stop.signal);
+    try {
+      await expect.poll(() => seen.temporary.length).toBe(1);
+      // Older than five minutes: not reported, though it matches.
+      expect(seen.conditions).toEqual([]);
+      await appendFile(path, formatKmsgLine({ seq: 3, usec: nowUsec + 1, message: 'INFO: task containerd:42 blocked for more than 120 seconds.' }));
+      await expect.poll(() => seen.conditions.length).toBe(1);
+      expect(seen.conditions[0]).toMatchObject({ type: 'KernelDeadlock', status: 'True', reason: 'ContainerdHung' });
+      expect(seen.temporary.map((t) => t.reason)).toEqual(['OOMKilling', 'TaskHung']);
+      expect(monitor.stats).toMatchObject({ records: 2, matched: 2 });
+    } finally {
+      stop.abort();
+      await running;
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('drops a line longer than the bound instead of buffering it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'na-kmsg-'));
+    const path = join(dir, 'kmsg');
+    await writeFile(path, `6,1,1,-;${'x'.repeat(200_000)}\n6,2,2,-;short\n`);
+    const lines: string[] = [];
+    const stop = new AbortController();
+    const running = followKmsg({ path, pollMs: 20, signal: stop.signal, onLine: (l) => lines.push(l), maxLineBytes: 1024 });
+    try {
+      await expect.poll(() => lines).toEqual(['6,2,2,-;short']);
+    } finally {
+      stop.abort();
+      await running;
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
