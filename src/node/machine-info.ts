@@ -20,6 +20,9 @@ export interface MachineUsage {
   /** Filesystem holding the agent's root directory. */
   nodefsAvailableBytes: number;
   nodefsCapacityBytes: number;
+  /** Inodes of that filesystem; 0 where it does not count them (btrfs reports none). */
+  nodefsInodesFree: number;
+  nodefsInodes: number;
   pidMax: number;
   pidsInUse: number;
 }
@@ -73,6 +76,8 @@ export async function readMachineUsage(rootDir: string): Promise<MachineUsage> {
     memoryTotalBytes: meminfo.totalBytes,
     nodefsAvailableBytes: fs.bavail * fs.bsize,
     nodefsCapacityBytes: fs.blocks * fs.bsize,
+    nodefsInodesFree: fs.ffree,
+    nodefsInodes: fs.files,
     pidMax,
     pidsInUse,
   };

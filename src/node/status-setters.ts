@@ -122,8 +122,10 @@ export const setMemoryPressure: StatusSetter = (status, { config, usage, now }, 
 };
 
 export const setDiskPressure: StatusSetter = (status, { config, usage, now }, previous) => {
+  // kubelet's signals nodefs.available and nodefs.inodesFree: either one under its threshold is pressure.
   const threshold = evictionBytes(config.evictionHard['nodefs.available'], usage.nodefsCapacityBytes);
-  const pressure = usage.nodefsAvailableBytes < threshold;
+  const inodeThreshold = evictionBytes(config.evictionHard['nodefs.inodesFree'], usage.nodefsInodes);
+  const pressure = usage.nodefsAvailableBytes < threshold || (usage.nodefsInodes > 0 && usage.nodefsInodesFree < inodeThreshold);
   status.conditions.push(
     pressure
       ? condition(previous, 'DiskPressure', true, 'KubeletHasDiskPressure', 'kubelet has disk pressure', now)

@@ -3,6 +3,7 @@ import { appendFile, chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { execa } from 'execa';
 import type { Lab } from '../../src/lab/lab.ts';
 import type { LabMachine } from '../../src/lab/topology.ts';
 import { formatKmsgLine } from '../../src/problems/kmsg.ts';
@@ -94,6 +95,38 @@ describe(`node problems on ${runtime}`, () => {
     // 40 kills: 9 on their own, the 10th and later on the combined one, as far as the budget let them through.
     expect(combined?.count ?? 0).toBeGreaterThan(1);
     expect(oom.every((e) => e.type === 'Warning' && e.source?.component === 'kernel-monitor')).toBe(true);
+  });
+
+  it('filling the node filesystem past 90 % sets DiskPressure (and the controller\'s taint); freeing it clears both', async () => {
+    // The node filesystem is the one holding the agent's root directory: a small tmpfs there.
+    const root = lab.agentPaths(worker).root;
+    await lab.stopAgent(worker.name, 'SIGTERM');
+    await execa('mount', ['-t', 'tmpfs', '-o', 'size=64m', `na-${mark}-nodefs`, root]);
+    const filler = join(root, 'filler');
+    const diskPressure = async () => {
+      const n = await kubectlJson(lab, ['get', 'node', worker.name]);
+      return { status: condition(n, 'DiskPressure')?.status, reason: condition(n, 'DiskPressure')?.reason, tainted: (n.spec.taints ?? []).some((t: { key: string }) => t.key === 'node.kubernetes.io/disk-pressure') };
+    };
+    try {
+      await lab.startAgent(worker.name);
+      await eventually('the agent back on a roomy filesystem', 60_000, async () => (await diskPressure()).status === 'False');
+      await execa('fallocate', ['-l', '60m', filler]);
+      const under = await eventually('DiskPressure True and the taint', 60_000, async () => {
+        const d = await diskPressure();
+        return d.status === 'True' && d.tainted ? d : undefined;
+      });
+      expect(under.reason).toBe('KubeletHasDiskPressure');
+      await eventually('the NodeHasDiskPressure event', 30_000, async () => (await nodeEvents(lab, worker.name)).some((e) => e.reason === 'NodeHasDiskPressure'));
+      await rm(filler);
+      await eventually('DiskPressure False and no taint', 60_000, async () => {
+        const d = await diskPressure();
+        return d.status === 'False' && !d.tainted;
+      });
+    } finally {
+      await lab.stopAgent(worker.name, 'SIGTERM');
+      await execa('umount', [root], { reject: false });
+      await lab.startAgent(worker.name);
+    }
   });
 
   it('reads the real /dev/kmsg, and runs custom plugins: a problem shows its message, a hung one is Unknown', async () => {

@@ -17,7 +17,7 @@ function inputs(over: Partial<StatusInputs> = {}): StatusInputs {
     config: config(),
     agentVersion: 'v0.1.0',
     machine: { cpuCores: 2, memoryBytes: 8 * GiB, machineID: 'm', systemUUID: 'u', bootID: 'b', kernelVersion: '6.1.0', osImage: 'Debian GNU/Linux 12 (bookworm)', architecture: 'amd64' },
-    usage: { memoryAvailableBytes: 4 * GiB, memoryTotalBytes: 8 * GiB, nodefsAvailableBytes: 50 * GiB, nodefsCapacityBytes: 100 * GiB, pidMax: 4_194_304, pidsInUse: 300 },
+    usage: { memoryAvailableBytes: 4 * GiB, memoryTotalBytes: 8 * GiB, nodefsAvailableBytes: 50 * GiB, nodefsCapacityBytes: 100 * GiB, nodefsInodesFree: 5_000_000, nodefsInodes: 6_000_000, pidMax: 4_194_304, pidsInUse: 300 },
     runtimeVersion: 'docker://20.10.24',
     notReadyReasons: [],
     runtimeHealth: { healthy: true, runtimeName: 'docker', message: '' },
@@ -60,6 +60,16 @@ describe('computeNodeStatus', () => {
     const status = computeNodeStatus(inputs({ usage: { ...inputs().usage, memoryAvailableBytes: 50 * 2 ** 20, nodefsAvailableBytes: 5 * GiB } }), undefined);
     expect(status.conditions.find((c) => c.type === 'MemoryPressure')).toMatchObject({ status: 'True', reason: 'KubeletHasInsufficientMemory' });
     expect(status.conditions.find((c) => c.type === 'DiskPressure')).toMatchObject({ status: 'True', reason: 'KubeletHasDiskPressure' });
+  });
+
+  it('DiskPressure also when free inodes fall under 5 %, not on a filesystem that counts none', () => {
+    const disk = (usage: Partial<StatusInputs['usage']>) =>
+      computeNodeStatus(inputs({ usage: { ...inputs().usage, ...usage } }), undefined).conditions.find((c) => c.type === 'DiskPressure')?.status;
+    expect(disk({ nodefsInodesFree: 299_999 })).toBe('True');
+    expect(disk({ nodefsInodesFree: 300_001 })).toBe('False');
+    expect(disk({ nodefsInodesFree: 0, nodefsInodes: 0 })).toBe('False');
+    const strict = inputs({ config: { ...config(), evictionHard: { ...config().evictionHard, 'nodefs.inodesFree': '1000000' } } });
+    expect(computeNodeStatus({ ...strict, usage: { ...strict.usage, nodefsInodesFree: 999_999 } }, undefined).conditions.find((c) => c.type === 'DiskPressure')?.status).toBe('True');
   });
 
   it('is NotReady with the reasons when something is down', () => {
