@@ -1,5 +1,6 @@
 import { isAbsolute } from 'node:path';
 import { parseDuration } from '../util/duration.ts';
+import { CAMEL_CASE, isRecord, parseDefaultConditions, permanentCondition, unknownKeys } from './monitor-file.ts';
 import type { ProblemCondition } from './problem-types.ts';
 
 /**
@@ -27,18 +28,11 @@ export interface CustomPluginMonitorRules {
   rules: PluginRule[];
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-const camelCase = /^[A-Z][A-Za-z0-9]{0,127}$/;
 
 export function parseCustomPluginRules(raw: unknown): { ok: true; rules: CustomPluginMonitorRules } | { ok: false; problems: string[] } {
   const problems: string[] = [];
   if (!isRecord(raw)) return { ok: false, problems: ['the monitor file must hold a map with "pluginConfig", "conditions" and "rules"'] };
-  for (const key of Object.keys(raw)) {
-    if (!['plugin', 'pluginConfig', 'source', 'metricsReporting', 'conditions', 'rules'].includes(key)) problems.push(`"${key}" is not a known key`);
-  }
+  unknownKeys(raw, ['plugin', 'pluginConfig', 'source', 'metricsReporting', 'conditions', 'rules'], problems);
   if (raw['plugin'] !== undefined && raw['plugin'] !== 'custom') problems.push(`plugin must be "custom", got ${JSON.stringify(raw['plugin'])}`);
   const source = raw['source'];
   if (typeof source !== 'string' || !/^[a-z0-9][a-z0-9-]{0,62}$/.test(source)) problems.push(`source ${JSON.stringify(source)} must be a lower-case name like ntp-custom-plugin-monitor`);
@@ -59,18 +53,7 @@ export function parseCustomPluginRules(raw: unknown): { ok: true; rules: CustomP
   const maxOutput = cfg['max_output_length'] ?? 80;
   if (typeof maxOutput !== 'number' || !Number.isInteger(maxOutput) || maxOutput < 1 || maxOutput > 4096) problems.push('pluginConfig.max_output_length must be a whole number from 1 to 4096');
 
-  const conditions: ProblemCondition[] = [];
-  const rawConditions = raw['conditions'] ?? [];
-  if (!Array.isArray(rawConditions)) problems.push('conditions must be a list');
-  else {
-    rawConditions.forEach((c: unknown, i) => {
-      if (!isRecord(c) || typeof c['type'] !== 'string' || !camelCase.test(c['type']) || typeof c['reason'] !== 'string' || !camelCase.test(c['reason'])) {
-        problems.push(`conditions[${i}] needs a CamelCase type and reason`);
-        return;
-      }
-      conditions.push({ type: c['type'], status: 'False', reason: c['reason'], message: typeof c['message'] === 'string' ? c['message'] : '' });
-    });
-  }
+  const conditions = parseDefaultConditions(raw['conditions'], problems);
   const rules: PluginRule[] = [];
   const rawRules = raw['rules'] ?? [];
   if (!Array.isArray(rawRules) || rawRules.length === 0) problems.push('rules must be a list of at least one rule');
@@ -79,18 +62,15 @@ export function parseCustomPluginRules(raw: unknown): { ok: true; rules: CustomP
       if (!isRecord(r)) return void problems.push(`rules[${i}] must be a map`);
       const { type, reason, path } = r;
       if (type !== 'temporary' && type !== 'permanent') return void problems.push(`rules[${i}].type must be temporary or permanent`);
-      if (typeof reason !== 'string' || !camelCase.test(reason)) return void problems.push(`rules[${i}].reason must be CamelCase, e.g. NTPIsDown`);
+      if (typeof reason !== 'string' || !CAMEL_CASE.test(reason)) return void problems.push(`rules[${i}].reason must be CamelCase, e.g. NTPIsDown`);
       // Relative paths would depend on the agent's working directory, which systemd sets to /.
       if (typeof path !== 'string' || !isAbsolute(path)) return void problems.push(`rules[${i}].path must be the absolute path of an executable`);
       const args = r['args'] ?? [];
       if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) return void problems.push(`rules[${i}].args must be a list of strings`);
       const timeoutMs = duration(r['timeout'], `${defaultTimeoutMs}ms`, `rules[${i}].timeout`);
       if (type === 'permanent') {
-        const condition = r['condition'];
-        if (typeof condition !== 'string' || !conditions.some((c) => c.type === condition)) {
-          return void problems.push(`rules[${i}] is permanent, so its condition must be one of the listed conditions (${conditions.map((c) => c.type).join(', ') || 'none listed'})`);
-        }
-        rules.push({ type, condition, reason, path, args: args as string[], timeoutMs });
+        const condition = permanentCondition(r, i, conditions, problems);
+        if (condition) rules.push({ type, condition, reason, path, args: args as string[], timeoutMs });
       } else {
         rules.push({ type, reason, path, args: args as string[], timeoutMs });
       }

@@ -1,4 +1,5 @@
 import { parseDuration } from '../util/duration.ts';
+import { CAMEL_CASE, isRecord, parseDefaultConditions, permanentCondition, unknownKeys } from './monitor-file.ts';
 import type { ProblemCondition } from './problem-types.ts';
 
 /**
@@ -52,11 +53,6 @@ export const defaultKernelRules: KernelMonitorRules = {
   ],
 };
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-const camelCase = /^[A-Z][A-Za-z0-9]{0,127}$/;
 
 /**
  * Reads a rules file's content (already parsed from JSON or YAML). Every problem is listed, each
@@ -66,27 +62,14 @@ const camelCase = /^[A-Z][A-Za-z0-9]{0,127}$/;
 export function parseKernelRules(raw: unknown): { ok: true; rules: KernelMonitorRules } | { ok: false; problems: string[] } {
   const problems: string[] = [];
   if (!isRecord(raw)) return { ok: false, problems: ['the rules file must hold a map with "conditions" and "rules"'] };
-  for (const key of Object.keys(raw)) {
-    if (!['plugin', 'logPath', 'lookback', 'bufferSize', 'source', 'conditions', 'rules'].includes(key)) problems.push(`"${key}" is not a known key`);
-  }
+  unknownKeys(raw, ['plugin', 'logPath', 'lookback', 'bufferSize', 'source', 'conditions', 'rules'], problems);
   const source = raw['source'] === undefined ? defaultKernelRules.source : raw['source'];
   if (typeof source !== 'string' || !/^[a-z0-9][a-z0-9-]{0,62}$/.test(source)) problems.push(`source ${JSON.stringify(source)} must be a lower-case name like kernel-monitor`);
   const lookbackText = raw['lookback'] === undefined ? '5m' : raw['lookback'];
   const lookbackMs = typeof lookbackText === 'string' ? parseDuration(lookbackText) : undefined;
   if (lookbackMs === undefined) problems.push(`lookback ${JSON.stringify(lookbackText)} is not a duration like "5m"`);
 
-  const conditions: ProblemCondition[] = [];
-  const rawConditions = raw['conditions'] ?? [];
-  if (!Array.isArray(rawConditions)) problems.push('conditions must be a list');
-  else {
-    rawConditions.forEach((c: unknown, i) => {
-      if (!isRecord(c) || typeof c['type'] !== 'string' || !camelCase.test(c['type']) || typeof c['reason'] !== 'string' || !camelCase.test(c['reason'])) {
-        problems.push(`conditions[${i}] needs a CamelCase type and reason`);
-        return;
-      }
-      conditions.push({ type: c['type'], status: 'False', reason: c['reason'], message: typeof c['message'] === 'string' ? c['message'] : '' });
-    });
-  }
+  const conditions = parseDefaultConditions(raw['conditions'], problems);
   const rules: KernelRule[] = [];
   const rawRules = raw['rules'] ?? [];
   if (!Array.isArray(rawRules)) problems.push('rules must be a list');
@@ -97,7 +80,7 @@ export function parseKernelRules(raw: unknown): { ok: true; rules: KernelMonitor
       const reason = r['reason'];
       const pattern = r['pattern'];
       if (type !== 'temporary' && type !== 'permanent') return void problems.push(`rules[${i}].type must be temporary or permanent`);
-      if (typeof reason !== 'string' || !camelCase.test(reason)) return void problems.push(`rules[${i}].reason must be CamelCase, e.g. OOMKilling`);
+      if (typeof reason !== 'string' || !CAMEL_CASE.test(reason)) return void problems.push(`rules[${i}].reason must be CamelCase, e.g. OOMKilling`);
       if (typeof pattern !== 'string' || pattern === '' || pattern.length > 1024) return void problems.push(`rules[${i}].pattern must be a regular expression of up to 1024 characters`);
       let compiled: RegExp;
       try {
@@ -106,11 +89,8 @@ export function parseKernelRules(raw: unknown): { ok: true; rules: KernelMonitor
         return void problems.push(`rules[${i}].pattern does not compile: ${(err as Error).message}`);
       }
       if (type === 'permanent') {
-        const condition = r['condition'];
-        if (typeof condition !== 'string' || !conditions.some((c) => c.type === condition)) {
-          return void problems.push(`rules[${i}] is permanent, so its condition must be one of the listed conditions (${conditions.map((c) => c.type).join(', ') || 'none listed'})`);
-        }
-        rules.push({ type, condition, reason, pattern: compiled });
+        const condition = permanentCondition(r, i, conditions, problems);
+        if (condition) rules.push({ type, condition, reason, pattern: compiled });
       } else {
         rules.push({ type, reason, pattern: compiled });
       }
