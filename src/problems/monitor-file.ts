@@ -14,6 +14,9 @@ export function unknownKeys(raw: Record<string, unknown>, known: string[], probl
   for (const key of Object.keys(raw)) if (!known.includes(key)) problems.push(`"${key}" is not a known key`);
 }
 
+/** Conditions the agent sets itself: a monitor declaring one would put it twice on the Node. */
+const AGENT_CONDITIONS = new Set(['Ready', 'MemoryPressure', 'DiskPressure', 'PIDPressure', 'ContainerRuntimeUnhealthy']);
+
 /** The `conditions` list: the monitor's conditions as they are with no problem (status False). */
 export function parseDefaultConditions(raw: unknown, problems: string[]): ProblemCondition[] {
   const conditions: ProblemCondition[] = [];
@@ -25,6 +28,14 @@ export function parseDefaultConditions(raw: unknown, problems: string[]): Proble
   raw.forEach((c: unknown, i) => {
     if (!isRecord(c) || typeof c['type'] !== 'string' || !CAMEL_CASE.test(c['type']) || typeof c['reason'] !== 'string' || !CAMEL_CASE.test(c['reason'])) {
       problems.push(`conditions[${i}] needs a CamelCase type and reason`);
+      return;
+    }
+    if (AGENT_CONDITIONS.has(c['type'])) {
+      problems.push(`conditions[${i}]: ${c['type']} is the agent's own condition; name the monitor's condition otherwise (e.g. Kernel${c['type']})`);
+      return;
+    }
+    if (conditions.some((d) => d.type === c['type'])) {
+      problems.push(`conditions[${i}]: ${c['type']} is listed twice`);
       return;
     }
     conditions.push({ type: c['type'], status: 'False', reason: c['reason'], message: typeof c['message'] === 'string' ? c['message'] : '' });

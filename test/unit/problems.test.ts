@@ -71,7 +71,7 @@ describe('kernel rules', () => {
     expect(good.ok && good.rules).toMatchObject({ source: 'my-kernel', lookbackMs: 60_000, conditions: [{ type: 'KernelDeadlock', status: 'False' }] });
     const bad = parseKernelRules({
       lookbak: '1m',
-      conditions: [{ type: 'lower', reason: 'R' }],
+      conditions: [{ type: 'lower', reason: 'R' }, { type: 'Ready', reason: 'R' }],
       rules: [{ type: 'permanent', condition: 'Nope', reason: 'X', pattern: 'x' }, { type: 'temporary', reason: 'Y', pattern: '(' }, { type: 'sometimes', reason: 'Z', pattern: 'z' }],
     });
     expect(bad.ok).toBe(false);
@@ -79,6 +79,7 @@ describe('kernel rules', () => {
     expect(bad.problems).toEqual([
       '"lookbak" is not a known key',
       'conditions[0] needs a CamelCase type and reason',
+      "conditions[1]: Ready is the agent's own condition; name the monitor's condition otherwise (e.g. KernelReady)",
       'rules[0] is permanent, so its condition must be one of the listed conditions (none listed)',
       expect.stringContaining('rules[1].pattern does not compile'),
       'rules[2].type must be temporary or permanent',
