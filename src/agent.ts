@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { CoreV1Api, type V1Node } from '@kubernetes/client-node';
 import type { AgentConfig } from './config/types.ts';
 import { startHealthz } from './healthz.ts';
@@ -10,6 +11,8 @@ import { KernelMonitor } from './problems/kernel-monitor.ts';
 import { CustomPluginMonitor } from './problems/custom-plugin-monitor.ts';
 import { loadCustomPluginMonitors, loadKernelRules } from './problems/load-monitor-files.ts';
 import { ProblemReporter } from './problems/problem-reporter.ts';
+import { NetworkMonitor } from './problems/network-monitor.ts';
+import { RestartMonitor } from './problems/restart-monitor.ts';
 import { runMonitors } from './problems/run-monitors.ts';
 import { Reflector } from './kube/reflector.ts';
 import { NodeLeaseController } from './node/lease-controller.ts';
@@ -121,6 +124,10 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
       return recorder;
     };
     const problems = new ProblemReporter({ nodeName: config.nodeName, eventsFor, onChange: () => status.kick() });
+    const networkMonitor = nodeNetwork
+      ? new NetworkMonitor({ check: () => nodeNetwork.healthCondition(), repair: () => nodeNetwork.repair(), refresh: () => nodeNetwork.kick(), intervalMs: 10_000 })
+      : undefined;
+    const restartMonitor = new RestartMonitor({ path: join(config.directories.root, 'agent-starts') });
     const kernelMonitor = config.problemDetector.kernelMonitor.enabled
       ? new KernelMonitor({ rules: kernelRules, path: config.problemDetector.kernelMonitor.logPath, log })
       : undefined;
@@ -223,10 +230,11 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
         await sleep(10_000, signal);
         if (signal.aborted) break;
         // A set-up that failed (a bridge or rule the kernel refused) is tried again.
+        // Once it is up, the network monitor checks it, reports NetworkUnavailable and repairs it.
         if (nodeNetwork?.notReadyMessage() !== undefined) await configureNetwork(podCIDR);
-        else nodeNetwork?.kick();
       }
     };
+    const allMonitors = [restartMonitor, ...(kernelMonitor ? [kernelMonitor] : []), ...(networkMonitor ? [networkMonitor] : []), ...pluginMonitors];
     Object.assign(stats, {
       podCIDR,
       statusUpdates: status.stats,
@@ -237,10 +245,10 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
       problems: () => ({
         counts: Object.fromEntries(problems.counts),
         conditions: problems.current(),
-        monitors: Object.fromEntries([...(kernelMonitor ? [kernelMonitor] : []), ...pluginMonitors].map((m) => [m.source, m.stats])),
+        monitors: Object.fromEntries(allMonitors.flatMap((m) => ('stats' in m ? [[m.source, m.stats]] : []))),
       }),
     });
-    const monitors = runMonitors([...(kernelMonitor ? [kernelMonitor] : []), ...pluginMonitors], problems, signal, log);
+    const monitors = runMonitors(allMonitors, problems, signal, log);
     await Promise.all([status.run(signal), lease.run(signal), nodeWatch.run(signal), pods.run(signal), peerWatch?.run(signal), resync(), monitors]);
   } finally {
     nodeNetwork?.close();

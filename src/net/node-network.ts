@@ -1,6 +1,8 @@
 import type { V1Node } from '@kubernetes/client-node';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ensureBridge } from '../../cni/bridge.ts';
+import { bridgeProblem, ensureBridge } from '../../cni/bridge.ts';
+import { HOST_VETH_PREFIX } from '../../cni/pod-link.ts';
 import type { AgentConfig } from '../config/types.ts';
 import { describeError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
@@ -9,7 +11,8 @@ import { ensureLoopbackPlugin, installCni } from './cni-install.ts';
 import { installPodRules } from './masquerade.ts';
 import { Rtnl } from './netlink/rtnl.ts';
 import type { NodeNet } from './peer-plan.ts';
-import { enableIpForward, PeerProgrammer } from './peer-programmer.ts';
+import { networkUnavailableCondition, peerProblem, type NetworkProblem } from './network-health.ts';
+import { enableIpForward, MissingDeviceError, PeerProgrammer } from './peer-programmer.ts';
 import { BRIDGE_NAME, pluginNetConf, type InProcessCniNetwork } from './pod-network.ts';
 import { findUnderlay, VXLAN_OVERHEAD } from './vxlan-device.ts';
 
@@ -24,6 +27,9 @@ import { findUnderlay, VXLAN_OVERHEAD } from './vxlan-device.ts';
  */
 
 export const VTEP_MAC_ANNOTATION = 'node-agent.io/vtep-mac';
+
+/** Read in the agent's network namespace, as the rtnetlink socket works in it. */
+const IP_FORWARD = '/proc/sys/net/ipv4/ip_forward';
 
 export interface NodeNetworkDeps {
   config: AgentConfig;
@@ -92,9 +98,53 @@ export class NodeNetwork {
     return `network plugin not ready: cni config uninitialized${this.lastFailure ? ` (pod network set-up failed: ${this.lastFailure})` : ''}`;
   }
 
-  private async configureNow(podCIDR: string): Promise<void> {
+  /**
+   * What is missing of the pod network, read from the kernel and changing nothing: the bridge and
+   * its gateway, IP forwarding, and every peer's route (host-gw) or VXLAN entries. Undefined
+   * while the network is not set up at all (Ready says so).
+   */
+  healthProblems(): Promise<NetworkProblem[] | undefined> {
+    return this.serialized(async () => {
+      const { podCIDR, programmer } = this;
+      if (podCIDR === undefined || !programmer) return undefined;
+      const problems: NetworkProblem[] = [];
+      const cidr = parseCidr(podCIDR);
+      if (cidr.ok) {
+        const bridge = await bridgeProblem(this.rtnl, { name: BRIDGE_NAME, gateway: formatIpv4(cidr.cidr.network + 1), prefix: cidr.cidr.prefix, mtu: this.stats.mtu });
+        if (bridge) problems.push({ reason: bridge.endsWith('does not exist') ? 'BridgeMissing' : 'BridgeMisconfigured', message: bridge });
+      }
+      const forwarding = (await readFile(IP_FORWARD, 'utf8').catch(() => '')).trim();
+      if (forwarding !== '1') problems.push({ reason: 'IPForwardDisabled', message: `net.ipv4.ip_forward is ${forwarding || 'unreadable'}: the node does not forward pod traffic` });
+      try {
+        for (const action of await programmer.missing(this.peers)) if (action.op !== 'remove') problems.push(peerProblem(action));
+      } catch (err) {
+        if (!(err instanceof MissingDeviceError)) throw err;
+        problems.push({ reason: 'VxlanDeviceMissing', message: `${err.message}: no tunnel to any peer` });
+      }
+      return problems;
+    });
+  }
+
+  /** NetworkUnavailable from healthProblems, or undefined while the network is not set up. */
+  async healthCondition() {
+    const problems = await this.healthProblems();
+    return problems === undefined ? undefined : networkUnavailableCondition(problems);
+  }
+
+  /**
+   * Sets everything up again for the same pod CIDR: the bridge (pods' host veths, which a deleted
+   * bridge let go, are attached to it again), forwarding, rules, the VXLAN device and every peer.
+   */
+  repair(): Promise<void> {
+    return this.serialized(async () => {
+      if (this.podCIDR === undefined) return;
+      await this.configureNow(this.podCIDR, true);
+    });
+  }
+
+  private async configureNow(podCIDR: string, force = false): Promise<void> {
     const { config, log } = this.deps;
-    if (podCIDR === this.podCIDR) return;
+    if (podCIDR === this.podCIDR && !force) return;
     const cidr = parseCidr(podCIDR);
     if (!cidr.ok) throw new Error(`pod CIDR ${podCIDR}: ${cidr.error}`);
     const underlay = await findUnderlay(this.rtnl, config.nodeIP);
@@ -106,6 +156,14 @@ export class NodeNetwork {
     const conf = pluginNetConf(config, { subnet: podCIDR, mtu });
     const bridge = await ensureBridge(this.rtnl, { name: BRIDGE_NAME, gateway, prefix: cidr.cidr.prefix, mtu });
     if (bridge.repaired.length > 0) log.warn({ bridge: BRIDGE_NAME, removed: bridge.repaired, gateway }, 'pod bridge carried another subnet; repaired');
+    // Pods' host ends with no bridge: the bridge was deleted under them and made again.
+    for (const link of await this.rtnl.links()) {
+      if (link.name.startsWith(HOST_VETH_PREFIX) && !link.master) {
+        await this.rtnl.setMaster(link.index, bridge.link.index);
+        await this.rtnl.setUp(link.index);
+        log.warn({ veth: link.name, bridge: BRIDGE_NAME }, 'pod veth was off the bridge; attached again');
+      }
+    }
     this.deps.pods.reconfigure(conf);
     const installed = await installCni(config.directories, conf, { disableGC: config.network.disableGC });
     if (config.runtime.type === 'containerd') {

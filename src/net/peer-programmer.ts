@@ -63,6 +63,25 @@ export class PeerProgrammer {
     return device;
   }
 
+  /**
+   * What the kernel lacks of the plan, changing nothing: the routes, neighbours and FDB entries a
+   * sync would add or correct (stale entries it would remove are no problem of connectivity).
+   * A missing VXLAN device is reported as such rather than created.
+   */
+  async missing(peers: readonly NodeNet[]): Promise<PeerAction[]> {
+    const plan = planPeers(this.mode, this.local, peers);
+    const vxlanName = this.vxlan.name ?? VXLAN_DEFAULTS.name;
+    const vxlan = await this.rtnl.linkByName(vxlanName);
+    if (this.mode === 'vxlan' && !vxlan) throw new MissingDeviceError(vxlanName);
+    const devices: DeviceIndexes = { underlay: (await findUnderlay(this.rtnl, this.local.nodeIP)).index, vxlan: vxlan?.index };
+    const current = {
+      routes: await this.rtnl.routes(),
+      neighbours: devices.vxlan === undefined ? [] : await this.rtnl.neighbours(devices.vxlan),
+      fdb: devices.vxlan === undefined ? [] : await this.rtnl.fdb(devices.vxlan),
+    };
+    return diffPeers(plan, current, devices).actions.filter((a) => a.op !== 'remove');
+  }
+
   async sync(peers: readonly NodeNet[]): Promise<PeerSyncSummary> {
     const started = performance.now();
     const plan = planPeers(this.mode, this.local, peers);
@@ -139,6 +158,16 @@ export class PeerProgrammer {
       else await this.rtnl.replaceNeighbour(vxlan, a.ip, a.mac);
     } else if (a.op === 'remove') await this.rtnl.deleteFdb(vxlan, a.mac, a.dst);
     else await this.rtnl.replaceFdb(vxlan, a.mac, a.dst);
+  }
+}
+
+/** The VXLAN device the plan needs is not there (deleted behind the agent's back). */
+export class MissingDeviceError extends Error {
+  readonly device: string;
+  constructor(device: string) {
+    super(`VXLAN device ${device} is missing`);
+    this.name = 'MissingDeviceError';
+    this.device = device;
   }
 }
 

@@ -15,7 +15,7 @@ export function unknownKeys(raw: Record<string, unknown>, known: string[], probl
 }
 
 /** Conditions the agent sets itself: a monitor declaring one would put it twice on the Node. */
-const AGENT_CONDITIONS = new Set(['Ready', 'MemoryPressure', 'DiskPressure', 'PIDPressure', 'ContainerRuntimeUnhealthy']);
+const AGENT_CONDITIONS = new Set(['Ready', 'MemoryPressure', 'DiskPressure', 'PIDPressure', 'ContainerRuntimeUnhealthy', 'NetworkUnavailable', 'FrequentNodeAgentRestart']);
 
 /** The `conditions` list: the monitor's conditions as they are with no problem (status False). */
 export function parseDefaultConditions(raw: unknown, problems: string[]): ProblemCondition[] {

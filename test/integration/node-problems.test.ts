@@ -183,4 +183,15 @@ describe(`node problems on ${runtime}`, () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('five agent starts within 20 minutes: FrequentNodeAgentRestart', async () => {
+    // The tests above started the agent four more times; one more start is the fifth at least.
+    await lab.stopAgent(worker.name, 'SIGTERM');
+    await lab.startAgent(worker.name);
+    const c = await eventually('FrequentNodeAgentRestart True', 60_000, async () => {
+      const found = condition(await kubectlJson(lab, ['get', 'node', worker.name]), 'FrequentNodeAgentRestart');
+      return found?.status === 'True' ? found : undefined;
+    });
+    expect(c).toMatchObject({ reason: 'FrequentNodeAgentRestart', message: expect.stringMatching(/^node-agent was started [5-9] times in the last 20 minutes$/) });
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EventRecorder, EventType, ObjectRef } from '../../src/kube/event-recorder.ts';
@@ -10,6 +10,9 @@ import { KernelMonitor } from '../../src/problems/kernel-monitor.ts';
 import { followKmsg } from '../../src/problems/kmsg-follow.ts';
 import { formatKmsgLine, parseKmsgLine } from '../../src/problems/kmsg.ts';
 import { ProblemReporter } from '../../src/problems/problem-reporter.ts';
+import { NetworkMonitor } from '../../src/problems/network-monitor.ts';
+import { recordStart, restartCondition } from '../../src/problems/restart-monitor.ts';
+import { networkUnavailableCondition, peerProblem } from '../../src/net/network-health.ts';
 import type { ProblemCondition, ProblemSink, TemporaryProblem } from '../../src/problems/problem-types.ts';
 import { createLogger } from '../../src/log/logger.ts';
 
@@ -189,6 +192,65 @@ describe('kernel monitor', () => {
     } finally {
       stop.abort();
       await running;
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('network monitor', () => {
+  it('NetworkUnavailable names the first missing piece and lists them all, bounded', () => {
+    expect(networkUnavailableCondition([])).toMatchObject({ type: 'NetworkUnavailable', status: 'False', reason: 'NodeAgentIsUp' });
+    const many = Array.from({ length: 8 }, (_, i) => ({ reason: 'PeerRouteMissing', message: `missing route for peer w${i}` }));
+    const c = networkUnavailableCondition([{ reason: 'BridgeMissing', message: 'bridge cni0 does not exist' }, ...many]);
+    expect(c).toMatchObject({ status: 'True', reason: 'BridgeMissing' });
+    expect(c.message).toBe('bridge cni0 does not exist; missing route for peer w0; missing route for peer w1; missing route for peer w2; missing route for peer w3; and 4 more');
+    expect(peerProblem({ op: 'add', kind: 'route', peer: 'w2', dst: '10.244.2.0', dstLen: 24, gateway: '192.168.56.12', oif: 2, onlink: false })).toMatchObject({ reason: 'PeerRouteMissing', message: expect.stringMatching(/^missing route for peer w2: /) });
+  });
+
+  it('reports a problem at once, repairs it at the next round, then reports it cleared', async () => {
+    const order: string[] = [];
+    let broken = true;
+    const seen: ProblemCondition[] = [];
+    const monitor = new NetworkMonitor({
+      check: async () => {
+        order.push('check');
+        return networkUnavailableCondition(broken ? [{ reason: 'BridgeMissing', message: 'bridge cni0 does not exist' }] : []);
+      },
+      repair: async () => {
+        order.push('repair');
+        broken = false;
+      },
+      refresh: () => order.push('refresh'),
+      intervalMs: 30,
+    });
+    const stop = new AbortController();
+    const running = monitor.run({ condition: (_s, c) => seen.push(c), temporary: () => {} }, stop.signal);
+    await expect.poll(() => seen.length).toBeGreaterThanOrEqual(2);
+    stop.abort();
+    await running;
+    expect(order.slice(0, 4)).toEqual(['check', 'repair', 'check', 'refresh']);
+    expect(seen.slice(0, 2).map((c) => `${c.status} ${c.reason}`)).toEqual(['True BridgeMissing', 'False NodeAgentIsUp']);
+  });
+});
+
+describe('restart monitor', () => {
+  it('True with five starts within 20 minutes, clearing as they age out', () => {
+    const min = 60_000;
+    const starts = [0, 2, 4, 6, 8].map((m) => m * min);
+    expect(restartCondition(starts.slice(0, 4), 8 * min)).toMatchObject({ status: 'False', reason: 'NoFrequentNodeAgentRestart' });
+    expect(restartCondition(starts, 8 * min)).toMatchObject({ status: 'True', reason: 'FrequentNodeAgentRestart', message: 'node-agent was started 5 times in the last 20 minutes' });
+    expect(restartCondition(starts, 21 * min).status).toBe('False');
+  });
+
+  it('writes each start down, keeping the newest, readable by root only', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'na-starts-'));
+    try {
+      const path = join(dir, 'agent-starts');
+      await writeFile(path, 'garbage\n12\n');
+      for (let i = 0; i < 5; i++) await recordStart(path, 100 + i, 3);
+      expect(await readFile(path, 'utf8')).toBe('102\n103\n104\n');
+      expect((await stat(path)).mode & 0o777).toBe(0o600);
+    } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });
