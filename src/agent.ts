@@ -234,7 +234,7 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
         if (nodeNetwork?.notReadyMessage() !== undefined) await configureNetwork(podCIDR);
       }
     };
-    const allMonitors = [restartMonitor, ...(kernelMonitor ? [kernelMonitor] : []), ...(networkMonitor ? [networkMonitor] : []), ...pluginMonitors];
+    const allMonitors = [...(kernelMonitor ? [kernelMonitor] : []), restartMonitor, ...(networkMonitor ? [networkMonitor] : []), ...pluginMonitors];
     Object.assign(stats, {
       podCIDR,
       statusUpdates: status.stats,

@@ -230,6 +230,9 @@ for (const runtime of testRuntimes) describe(`probes and lifecycle hooks on ${ru
       }],
     }));
     await eventually('flood Running', 60_000, async () => (await getPod(lab, 'flood')).status?.phase === 'Running');
+    // The baseline after the first probe run: what the agent allocates once for the stream path
+    // (buffers, compiled code) is not growth with the output. Uncapped, growth is gigabytes.
+    await new Promise((r) => setTimeout(r, 4000));
     const before = await rssMiB(agent);
     let peak = before;
     const until = Date.now() + 15_000;
