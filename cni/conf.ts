@@ -1,5 +1,6 @@
 import { formatIpv4, parseCidr, parseIpv4, cidrContains } from '../src/util/cidr.ts';
 import { type BridgeNetConf, type CniResult, type Attachment, CniCode, CniError, SUPPORTED_VERSIONS } from './types.ts';
+import { isRecord } from '../src/util/is-record.ts';
 
 /**
  * Parses and checks the network configuration from stdin. Pure: every problem becomes a CniError
@@ -11,9 +12,6 @@ export const DEFAULT_BRIDGE = 'cni0';
 export const DEFAULT_DATA_DIR = '/var/lib/cni/networks';
 export const DEFAULT_MTU = 1500;
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function stringList(value: unknown, field: string): string[] | undefined {
   if (value === undefined) return undefined;

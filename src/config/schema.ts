@@ -1,3 +1,5 @@
+import { isRecord } from '../util/is-record.ts';
+
 /**
  * Every key the configuration file may hold, nested as in the file. validateConfig reads values;
  * this is what makes a misspelt key an error rather than a setting quietly left at its default
@@ -54,9 +56,6 @@ export interface SchemaProblem {
   fix: string;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** Edit distance, for "did you mean": keys are short, so the plain table is cheap. */
 function distance(a: string, b: string): number {

@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { EventType, ObjectRef } from './event-recorder.ts';
-import type { EventSource } from './event-key.ts';
+import { similarEventKey, type EventSource } from './event-key.ts';
 import { LruCache } from '../util/lru.ts';
 
 /**
@@ -50,7 +49,7 @@ export class EventAggregator {
   }
 
   aggregate(source: EventSource, ref: ObjectRef, type: EventType, reason: string, message: string, at: number): Aggregated {
-    const key = groupKey(source, ref, type, reason);
+    const key = similarEventKey(source, ref, type, reason);
     let group = this.groups.get(key);
     if (!group || at - group.lastAt > this.options.windowMs) {
       group = { messages: new Set(), lastAt: at };
@@ -65,11 +64,4 @@ export class EventAggregator {
     if (group.messages.size < this.options.maxEvents) return { message };
     return { message: `${COMBINED_PREFIX}${message}`, groupKey: key };
   }
-}
-
-/** client-go's getEventKey without the message: source, object, type and reason. */
-function groupKey(source: EventSource, ref: ObjectRef, type: EventType, reason: string): string {
-  return createHash('sha256')
-    .update([source.component, source.host, ref.kind, ref.namespace, ref.name, ref.fieldPath, ref.uid, ref.apiVersion, type, reason].map((p) => p ?? '').join('\u0000'))
-    .digest('base64url');
 }

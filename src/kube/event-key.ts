@@ -21,6 +21,11 @@ export function eventKey(source: EventSource, ref: ObjectRef, type: EventType, r
   return digest([source.component, source.host, ref.kind, ref.namespace, ref.name, ref.fieldPath, ref.uid, ref.apiVersion, type, reason, message]);
 }
 
+/** Which events are similar, for the aggregator: client-go's getEventKey without the message. */
+export function similarEventKey(source: EventSource, ref: ObjectRef, type: EventType, reason: string): string {
+  return digest([source.component, source.host, ref.kind, ref.namespace, ref.name, ref.fieldPath, ref.uid, ref.apiVersion, type, reason]);
+}
+
 /** Whose budget an event spends in the spam filter: client-go's getSpamKey (source and involved object). */
 export function spamKey(source: EventSource, ref: ObjectRef): string {
   return digest([source.component, source.host, ref.kind, ref.namespace, ref.name, ref.uid, ref.apiVersion]);

@@ -1,7 +1,6 @@
 import type { V1Node } from '@kubernetes/client-node';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { bridgeProblem, ensureBridge } from '../../cni/bridge.ts';
+import { type BridgeSpec, bridgeProblem, ensureBridge } from '../../cni/bridge.ts';
 import { HOST_VETH_PREFIX } from '../../cni/pod-link.ts';
 import type { AgentConfig } from '../config/types.ts';
 import { describeError } from '../errors.ts';
@@ -12,7 +11,7 @@ import { installPodRules } from './masquerade.ts';
 import { Rtnl } from './netlink/rtnl.ts';
 import type { NodeNet } from './peer-plan.ts';
 import { networkUnavailableCondition, peerProblem, type NetworkProblem } from './network-health.ts';
-import { enableIpForward, MissingDeviceError, PeerProgrammer } from './peer-programmer.ts';
+import { enableIpForward, MissingDeviceError, PeerProgrammer, readIpForward } from './peer-programmer.ts';
 import { BRIDGE_NAME, pluginNetConf, type InProcessCniNetwork } from './pod-network.ts';
 import { findUnderlay, VXLAN_OVERHEAD } from './vxlan-device.ts';
 
@@ -27,9 +26,6 @@ import { findUnderlay, VXLAN_OVERHEAD } from './vxlan-device.ts';
  */
 
 export const VTEP_MAC_ANNOTATION = 'node-agent.io/vtep-mac';
-
-/** Read in the agent's network namespace, as the rtnetlink socket works in it. */
-const IP_FORWARD = '/proc/sys/net/ipv4/ip_forward';
 
 export interface NodeNetworkDeps {
   config: AgentConfig;
@@ -47,6 +43,8 @@ export class NodeNetwork {
   private readonly deps: NodeNetworkDeps;
   private readonly rtnl = new Rtnl();
   private podCIDR: string | undefined;
+  /** The bridge as the last set-up made it, for the health check to compare with. */
+  private bridgeSpec: BridgeSpec | undefined;
   private programmer: PeerProgrammer | undefined;
   private peers: NodeNet[] = [];
   private syncing: Promise<void> | undefined;
@@ -105,18 +103,15 @@ export class NodeNetwork {
    */
   healthProblems(): Promise<NetworkProblem[] | undefined> {
     return this.serialized(async () => {
-      const { podCIDR, programmer } = this;
-      if (podCIDR === undefined || !programmer) return undefined;
+      const { bridgeSpec, programmer } = this;
+      if (bridgeSpec === undefined || !programmer) return undefined;
       const problems: NetworkProblem[] = [];
-      const cidr = parseCidr(podCIDR);
-      if (cidr.ok) {
-        const bridge = await bridgeProblem(this.rtnl, { name: BRIDGE_NAME, gateway: formatIpv4(cidr.cidr.network + 1), prefix: cidr.cidr.prefix, mtu: this.stats.mtu });
-        if (bridge) problems.push({ reason: bridge.endsWith('does not exist') ? 'BridgeMissing' : 'BridgeMisconfigured', message: bridge });
-      }
-      const forwarding = (await readFile(IP_FORWARD, 'utf8').catch(() => '')).trim();
+      const bridge = await bridgeProblem(this.rtnl, bridgeSpec);
+      if (bridge) problems.push({ reason: bridge.endsWith('does not exist') ? 'BridgeMissing' : 'BridgeMisconfigured', message: bridge });
+      const forwarding = await readIpForward();
       if (forwarding !== '1') problems.push({ reason: 'IPForwardDisabled', message: `net.ipv4.ip_forward is ${forwarding || 'unreadable'}: the node does not forward pod traffic` });
       try {
-        for (const action of await programmer.missing(this.peers)) if (action.op !== 'remove') problems.push(peerProblem(action));
+        for (const action of await programmer.missing(this.peers)) problems.push(peerProblem(action));
       } catch (err) {
         if (!(err instanceof MissingDeviceError)) throw err;
         problems.push({ reason: 'VxlanDeviceMissing', message: `${err.message}: no tunnel to any peer` });
@@ -154,7 +149,8 @@ export class NodeNetwork {
     const mtu = vxlan ? uplinkMtu - VXLAN_OVERHEAD : uplinkMtu;
     const gateway = formatIpv4(cidr.cidr.network + 1);
     const conf = pluginNetConf(config, { subnet: podCIDR, mtu });
-    const bridge = await ensureBridge(this.rtnl, { name: BRIDGE_NAME, gateway, prefix: cidr.cidr.prefix, mtu });
+    const bridgeSpec: BridgeSpec = { name: BRIDGE_NAME, gateway, prefix: cidr.cidr.prefix, mtu };
+    const bridge = await ensureBridge(this.rtnl, bridgeSpec);
     if (bridge.repaired.length > 0) log.warn({ bridge: BRIDGE_NAME, removed: bridge.repaired, gateway }, 'pod bridge carried another subnet; repaired');
     // Pods' host ends with no bridge: the bridge was deleted under them and made again.
     for (const link of await this.rtnl.links()) {
@@ -188,6 +184,7 @@ export class NodeNetwork {
       }
     }
     this.podCIDR = podCIDR;
+    this.bridgeSpec = bridgeSpec;
     Object.assign(this.stats, { podCIDR, mtu });
     log.info({ podCIDR, gateway, mtu, mode: config.network.mode, plugin: installed.plugin, conflist: installed.conflist }, 'pod network ready');
     await this.syncPeersNow();

@@ -68,18 +68,22 @@ export class PeerProgrammer {
    * sync would add or correct (stale entries it would remove are no problem of connectivity).
    * A missing VXLAN device is reported as such rather than created.
    */
-  async missing(peers: readonly NodeNet[]): Promise<PeerAction[]> {
+  async missing(peers: readonly NodeNet[]): Promise<(PeerAction & { op: 'add' | 'replace' })[]> {
     const plan = planPeers(this.mode, this.local, peers);
     const vxlanName = this.vxlan.name ?? VXLAN_DEFAULTS.name;
     const vxlan = await this.rtnl.linkByName(vxlanName);
     if (this.mode === 'vxlan' && !vxlan) throw new MissingDeviceError(vxlanName);
     const devices: DeviceIndexes = { underlay: (await findUnderlay(this.rtnl, this.local.nodeIP)).index, vxlan: vxlan?.index };
-    const current = {
+    return diffPeers(plan, await this.current(devices), devices).actions.filter((a): a is PeerAction & { op: 'add' | 'replace' } => a.op !== 'remove');
+  }
+
+  /** The routes, and on the VXLAN device its neighbours and FDB entries, as the kernel has them now. */
+  private async current(devices: DeviceIndexes) {
+    return {
       routes: await this.rtnl.routes(),
       neighbours: devices.vxlan === undefined ? [] : await this.rtnl.neighbours(devices.vxlan),
       fdb: devices.vxlan === undefined ? [] : await this.rtnl.fdb(devices.vxlan),
     };
-    return diffPeers(plan, current, devices).actions.filter((a) => a.op !== 'remove');
   }
 
   async sync(peers: readonly NodeNet[]): Promise<PeerSyncSummary> {
@@ -99,12 +103,7 @@ export class PeerProgrammer {
       devices = { underlay: (await findUnderlay(this.rtnl, this.local.nodeIP)).index, vxlan: leftover?.index };
     }
 
-    const current = {
-      routes: await this.rtnl.routes(),
-      neighbours: devices.vxlan === undefined ? [] : await this.rtnl.neighbours(devices.vxlan),
-      fdb: devices.vxlan === undefined ? [] : await this.rtnl.fdb(devices.vxlan),
-    };
-    const diff = diffPeers(plan, current, devices);
+    const diff = diffPeers(plan, await this.current(devices), devices);
     const skipped = [...plan.skipped, ...diff.conflicts];
     const skippedKey = JSON.stringify(skipped);
     if (skippedKey !== this.lastSkipped) {
@@ -171,12 +170,19 @@ export class MissingDeviceError extends Error {
   }
 }
 
+const IP_FORWARD = '/proc/sys/net/ipv4/ip_forward';
+
+/** net.ipv4.ip_forward as this network namespace has it ("1" on), or '' when it cannot be read. */
+export async function readIpForward(path = IP_FORWARD): Promise<string> {
+  return (await readFile(path, 'utf8').catch(() => '')).trim();
+}
+
 /**
  * Lets the node forward between its pod bridge and the underlay or tunnel. The sysctl belongs to
  * the network namespace of the process that opens the file, as the rtnetlink socket does.
  */
-export async function enableIpForward(path = '/proc/sys/net/ipv4/ip_forward'): Promise<boolean> {
-  if ((await readFile(path, 'utf8')).trim() === '1') return false;
+export async function enableIpForward(path = IP_FORWARD): Promise<boolean> {
+  if ((await readIpForward(path)) === '1') return false;
   await writeFile(path, '1\n');
   return true;
 }

@@ -36,7 +36,7 @@ export async function runPlugin(rule: PluginRule, maxOutputLength: number, signa
   signal?.addEventListener('abort', killGroup, { once: true });
   try {
     const result = await child;
-    const status = pluginStatus(result.failed && result.exitCode === undefined ? undefined : result.exitCode, timedOut);
+    const status = pluginStatus(result.exitCode, timedOut);
     const message = timedOut
       ? `Timeout when running plugin "${rule.path}": state - ${rule.timeoutMs / 1000}s`
       : result.exitCode === undefined

@@ -1,6 +1,7 @@
 import { isAbsolute } from 'node:path';
 import { parseDuration } from '../util/duration.ts';
-import { CAMEL_CASE, isRecord, parseDefaultConditions, permanentCondition, unknownKeys } from './monitor-file.ts';
+import { isRecord } from '../util/is-record.ts';
+import { CAMEL_CASE, parseDefaultConditions, permanentCondition, unknownKeys } from './monitor-file.ts';
 import type { ProblemCondition } from './problem-types.ts';
 
 /**

@@ -1,5 +1,6 @@
 import { parseDuration } from '../util/duration.ts';
-import { CAMEL_CASE, isRecord, parseDefaultConditions, permanentCondition, unknownKeys } from './monitor-file.ts';
+import { isRecord } from '../util/is-record.ts';
+import { CAMEL_CASE, parseDefaultConditions, permanentCondition, unknownKeys } from './monitor-file.ts';
 import type { ProblemCondition } from './problem-types.ts';
 
 /**
@@ -52,7 +53,6 @@ export const defaultKernelRules: KernelMonitorRules = {
     permanent('ReadonlyFilesystem', 'FilesystemIsReadOnly', 'Remounting filesystem read-only'),
   ],
 };
-
 
 /**
  * Reads a rules file's content (already parsed from JSON or YAML). Every problem is listed, each

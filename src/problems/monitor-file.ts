@@ -1,10 +1,8 @@
+import { isRecord } from '../util/is-record.ts';
 import type { ProblemCondition } from './problem-types.ts';
 
 /** What node-problem-detector's monitor files have in common: their checks, shared by the kernel and plugin monitors. */
 
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** Condition types and reasons are CamelCase words, as Kubernetes writes them. */
 export const CAMEL_CASE = /^[A-Z][A-Za-z0-9]{0,127}$/;
