@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import { CoreV1Api, type V1Node } from '@kubernetes/client-node';
 import type { AgentConfig } from './config/types.ts';
+import type { Registry } from 'prom-client';
 import { startHealthz } from './healthz.ts';
+import { agentMetrics } from './metrics/agent-metrics.ts';
 import type { Logger } from './log/logger.ts';
 import { loadKubeconfig, serverOf } from './kube/kubeconfig.ts';
 import { ClientNodeApi } from './kube/node-api.ts';
@@ -93,13 +95,22 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
       log.error({ podCIDR, err: describeError(err) }, 'pod network set-up failed; pods cannot get an IP until it succeeds');
     }
   };
-  const healthz = await startHealthz({ ...config.healthz, statusz: () => stats, log });
+  // Filled in once the parts it reads exist; a scrape before then gets 404.
+  let metrics: Registry | undefined;
+  const healthz = await startHealthz({
+    ...config.healthz,
+    statusz: () => stats,
+    metrics: () => metrics,
+    documents: { '/network/peers': async () => (nodeNetwork ? nodeNetwork.peerReport() : { mode: config.network.mode, podCIDR: config.podCIDR, peers: [] }) },
+    log,
+  });
   try {
     if (config.standalone || config.kubeconfig === undefined) {
       log.info({ manifests: config.directories.manifests }, 'standalone mode: no apiserver; running static pods only');
       await configureNetwork(config.podCIDR);
       const pods = createPodStack({ config, runtime, runtimeName, kc: undefined, api: undefined, events: nullRecorder, nodeAllocatable: () => ({ cpu: String(machine.cpuCores), memory: String(machine.memoryBytes) }), ...(networkNotReady ? { networkNotReady } : {}), log });
       Object.assign(stats, { pods: pods.stats });
+      metrics = agentMetrics({ nodeName: config.nodeName, runningPods: () => pods.manager.pods().length, probeRuns: () => pods.probes.stats().runs });
       await pods.run(signal);
       return;
     }
@@ -247,6 +258,16 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
         conditions: problems.current(),
         monitors: Object.fromEntries(allMonitors.flatMap((m) => ('stats' in m ? [[m.source, m.stats]] : []))),
       }),
+    });
+    metrics = agentMetrics({
+      nodeName: config.nodeName,
+      problems,
+      runningPods: () => pods.manager.pods().length,
+      nodeStatus: status.stats,
+      lease: lease.stats,
+      events: () => events.stats(),
+      probeRuns: () => pods.probes.stats().runs,
+      ...(nodeNetwork ? { peerSyncs: () => nodeNetwork.stats.peerSyncs } : {}),
     });
     const monitors = runMonitors(allMonitors, problems, signal, log);
     await Promise.all([status.run(signal), lease.run(signal), nodeWatch.run(signal), pods.run(signal), peerWatch?.run(signal), resync(), monitors]);

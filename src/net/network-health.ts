@@ -1,5 +1,5 @@
 import type { ProblemCondition } from '../problems/problem-types.ts';
-import { describeAction, type PeerAction } from './peer-plan.ts';
+import { describeAction, type NodeNet, type PeerAction, type PeerPlan, type SkippedPeer } from './peer-plan.ts';
 
 /**
  * NetworkUnavailable, as a CNI or the cloud route controller sets it: False while the node's pod
@@ -32,4 +32,35 @@ export function peerProblem(action: PeerAction & { op: 'add' | 'replace' }): Net
     reason: action.kind === 'route' ? 'PeerRouteMissing' : 'VxlanEntryMissing',
     message: `${action.op === 'add' ? 'missing' : 'wrong'} ${what} for peer ${action.peer}: ${describeAction(action).replace(/^(add|replace) (route|neighbour|fdb) /, '')}`,
   };
+}
+
+/** One peer as `node-agent report` shows it: how its pods are reached from here and whether they are. */
+export interface PeerHealth {
+  name: string;
+  nodeIP: string;
+  podCIDR: string;
+  /** The next hop for its pod CIDR: its node IP (host-gw) or its tunnel address (vxlan). */
+  via: string;
+  /** ok: every entry in the kernel; broken: some are missing or wrong; skipped: not programmed, on purpose. */
+  state: 'ok' | 'broken' | 'skipped';
+  problems: string[];
+}
+
+/**
+ * Every peer's health from the plan and what the kernel lacks of it. Pure. A peer the plan skips
+ * (no podCIDR yet, an overlap) or a foreign route keeps out is "skipped" with why; `deviceMissing`
+ * (the VXLAN device is gone) breaks every planned peer at once.
+ */
+export function peerHealth(peers: readonly NodeNet[], plan: PeerPlan, missing: readonly (PeerAction & { op: 'add' | 'replace' })[], conflicts: readonly SkippedPeer[], deviceMissing?: string): PeerHealth[] {
+  const skipped = new Map([...plan.skipped, ...conflicts].map((s) => [s.name, s.reason]));
+  return [...peers]
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((peer) => {
+      const base = { name: peer.name, nodeIP: peer.nodeIP, podCIDR: peer.podCIDR };
+      const reason = skipped.get(peer.name);
+      const route = plan.routes.find((r) => r.peer === peer.name);
+      if (reason !== undefined || !route) return { ...base, via: '', state: 'skipped' as const, problems: [reason ?? 'not in the plan'] };
+      const problems = deviceMissing ? [deviceMissing] : missing.filter((a) => a.peer === peer.name).map((a) => peerProblem(a).message);
+      return { ...base, via: route.gateway, state: problems.length > 0 ? ('broken' as const) : ('ok' as const), problems };
+    });
 }

@@ -9,8 +9,8 @@ import { formatIpv4, parseCidr } from '../util/cidr.ts';
 import { ensureLoopbackPlugin, installCni } from './cni-install.ts';
 import { installPodRules } from './masquerade.ts';
 import { Rtnl } from './netlink/rtnl.ts';
-import type { NodeNet } from './peer-plan.ts';
-import { networkUnavailableCondition, peerProblem, type NetworkProblem } from './network-health.ts';
+import { planPeers, type NodeNet } from './peer-plan.ts';
+import { networkUnavailableCondition, peerHealth, peerProblem, type NetworkProblem, type PeerHealth } from './network-health.ts';
 import { enableIpForward, MissingDeviceError, PeerProgrammer, readIpForward } from './peer-programmer.ts';
 import { BRIDGE_NAME, pluginNetConf, type InProcessCniNetwork } from './pod-network.ts';
 import { findUnderlay, VXLAN_OVERHEAD } from './vxlan-device.ts';
@@ -117,6 +117,24 @@ export class NodeNetwork {
         problems.push({ reason: 'VxlanDeviceMissing', message: `${err.message}: no tunnel to any peer` });
       }
       return problems;
+    });
+  }
+
+  /** Every peer with how it is reached and whether the kernel has all of it, for `node-agent report`. */
+  peerReport(): Promise<{ mode: string; podCIDR: string | undefined; peers: PeerHealth[] }> {
+    return this.serialized(async () => {
+      const mode = this.deps.config.network.mode;
+      const { programmer } = this;
+      if (!programmer) return { mode, podCIDR: this.podCIDR, peers: [] };
+      try {
+        const { plan, missing, conflicts } = await programmer.health(this.peers);
+        return { mode, podCIDR: this.podCIDR, peers: peerHealth(this.peers, plan, missing, conflicts) };
+      } catch (err) {
+        if (!(err instanceof MissingDeviceError)) throw err;
+        // No device to read entries from: plan without it, and every planned peer is cut off.
+        const plan = planPeers(programmer.mode, programmer.local, this.peers);
+        return { mode, podCIDR: this.podCIDR, peers: peerHealth(this.peers, plan, [], [], err.message) };
+      }
     });
   }
 

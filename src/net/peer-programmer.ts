@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Rtnl } from './netlink/rtnl.ts';
-import { describeAction, diffPeers, planPeers, type DeviceIndexes, type Mode, type NodeNet, type PeerAction, type SkippedPeer } from './peer-plan.ts';
+import { describeAction, diffPeers, planPeers, type DeviceIndexes, type Mode, type NodeNet, type PeerAction, type PeerPlan, type SkippedPeer } from './peer-plan.ts';
 import { ensureVxlanDevice, findUnderlay, VXLAN_DEFAULTS, type VxlanDevice, type VxlanDeviceOptions } from './vxlan-device.ts';
 
 /**
@@ -33,10 +33,14 @@ export interface PeerSyncSummary {
   durationMs: number;
 }
 
+/** An entry a peer needs that the kernel does not have, or has wrong. */
+export type MissingAction = PeerAction & { op: 'add' | 'replace' };
+
 export class PeerProgrammer {
   private readonly rtnl: Rtnl;
-  private readonly mode: Mode;
-  private readonly local: NodeNet & { clusterCIDR?: string };
+  readonly mode: Mode;
+  /** This node as the plan sees it (tests, the peer report). */
+  readonly local: NodeNet & { clusterCIDR?: string };
   private readonly log: PeerLogger;
   private readonly vxlan: VxlanDeviceOptions;
   /** The last reported skip list, so a peer that stays skipped is logged once, not every sync. */
@@ -68,13 +72,19 @@ export class PeerProgrammer {
    * sync would add or correct (stale entries it would remove are no problem of connectivity).
    * A missing VXLAN device is reported as such rather than created.
    */
-  async missing(peers: readonly NodeNet[]): Promise<(PeerAction & { op: 'add' | 'replace' })[]> {
+  async missing(peers: readonly NodeNet[]): Promise<MissingAction[]> {
+    return (await this.health(peers)).missing;
+  }
+
+  /** The plan for these peers with what the kernel lacks of it and the peers a foreign route keeps out. */
+  async health(peers: readonly NodeNet[]): Promise<{ plan: PeerPlan; missing: MissingAction[]; conflicts: SkippedPeer[] }> {
     const plan = planPeers(this.mode, this.local, peers);
     const vxlanName = this.vxlan.name ?? VXLAN_DEFAULTS.name;
     const vxlan = await this.rtnl.linkByName(vxlanName);
     if (this.mode === 'vxlan' && !vxlan) throw new MissingDeviceError(vxlanName);
     const devices: DeviceIndexes = { underlay: (await findUnderlay(this.rtnl, this.local.nodeIP)).index, vxlan: vxlan?.index };
-    return diffPeers(plan, await this.current(devices), devices).actions.filter((a): a is PeerAction & { op: 'add' | 'replace' } => a.op !== 'remove');
+    const diff = diffPeers(plan, await this.current(devices), devices);
+    return { plan, missing: diff.actions.filter((a): a is MissingAction => a.op !== 'remove'), conflicts: diff.conflicts };
   }
 
   /** The routes, and on the VXLAN device its neighbours and FDB entries, as the kernel has them now. */

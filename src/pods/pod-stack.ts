@@ -137,6 +137,7 @@ export function createPodStack(options: {
 
   return {
     manager: podManager,
+    probes,
     statusSync,
     staticSource,
     stats: () => ({

@@ -63,6 +63,7 @@ export interface CustomPluginMonitorOptions {
 export class CustomPluginMonitor implements ProblemMonitor {
   readonly source: string;
   readonly defaults;
+  readonly reasons: readonly string[];
   readonly stats = { runs: 0, problems: 0, unknown: 0, timeouts: 0 };
   private readonly options: CustomPluginMonitorOptions;
 
@@ -70,6 +71,7 @@ export class CustomPluginMonitor implements ProblemMonitor {
     this.options = options;
     this.source = options.rules.source;
     this.defaults = options.rules.conditions;
+    this.reasons = [...new Set(options.rules.rules.map((r) => r.reason))];
   }
 
   async run(sink: ProblemSink, signal: AbortSignal): Promise<void> {

@@ -22,6 +22,7 @@ export interface KernelMonitorOptions {
 export class KernelMonitor implements ProblemMonitor {
   readonly source: string;
   readonly defaults;
+  readonly reasons: readonly string[];
   readonly stats = { records: 0, matched: 0, lost: 0 };
   private readonly options: KernelMonitorOptions;
 
@@ -29,6 +30,7 @@ export class KernelMonitor implements ProblemMonitor {
     this.options = options;
     this.source = options.rules.source;
     this.defaults = options.rules.conditions;
+    this.reasons = [...new Set(options.rules.rules.map((r) => r.reason))];
   }
 
   async run(sink: ProblemSink, signal: AbortSignal): Promise<void> {

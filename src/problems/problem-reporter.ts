@@ -1,6 +1,9 @@
 import type { EventRecorder } from '../kube/event-recorder.ts';
 import type { ProblemCondition, ProblemSink, TemporaryProblem } from './problem-types.ts';
 
+/** A bound on the gauge's series per condition type, should a monitor mint reasons freely. */
+const MAX_REASONS_PER_TYPE = 64;
+
 export interface ProblemReporterDeps {
   nodeName: string;
   /** The recorder for one monitor: its name is the Events' source.component. */
@@ -20,6 +23,12 @@ export class ProblemReporter implements ProblemSink {
   private readonly conditions = new Map<string, ProblemCondition>();
   /** problem_counter{reason}: temporary problems and transitions into a problem. */
   readonly counts = new Map<string, number>();
+  /**
+   * Every reason seen per condition type, for problem_gauge{type,reason}: a reason that was a
+   * problem stays listed (at 0) after it clears, as NPD's gauge does, so a scrape sees it fall.
+   * Reasons come from rules and monitors, not from what they read, so this stays small.
+   */
+  private readonly reasons = new Map<string, Set<string>>();
 
   constructor(deps: ProblemReporterDeps) {
     this.deps = deps;
@@ -27,12 +36,21 @@ export class ProblemReporter implements ProblemSink {
 
   /** A monitor's conditions, healthy until it says otherwise. */
   register(defaults: ProblemCondition[]): void {
-    for (const c of defaults) if (!this.conditions.has(c.type)) this.conditions.set(c.type, { ...c });
+    for (const c of defaults) {
+      if (!this.conditions.has(c.type)) this.conditions.set(c.type, { ...c });
+      this.noteReason(c.type, c.reason);
+    }
+  }
+
+  /** Reasons a monitor can report (its rules'), counted at 0 until they happen, as NPD starts its counters. */
+  declareReasons(reasons: readonly string[]): void {
+    for (const r of reasons) if (!this.counts.has(r)) this.counts.set(r, 0);
   }
 
   condition(source: string, next: ProblemCondition): void {
     const before = this.conditions.get(next.type);
     this.conditions.set(next.type, { ...next });
+    this.noteReason(next.type, next.reason);
     if (before && before.status === next.status && before.reason === next.reason) return;
     if (next.status === 'True') this.count(next.reason);
     // A condition that first appears healthy says nothing; every other turn is an Event.
@@ -51,6 +69,22 @@ export class ProblemReporter implements ProblemSink {
   /** The conditions for the Node, in the order they were registered. */
   current(): ProblemCondition[] {
     return [...this.conditions.values()].map((c) => ({ ...c }));
+  }
+
+  /** problem_gauge{type,reason}: 1 where the condition is True with that reason, 0 for every other reason seen. */
+  gauges(): { type: string; reason: string; value: 0 | 1 }[] {
+    const out: { type: string; reason: string; value: 0 | 1 }[] = [];
+    for (const [type, reasons] of this.reasons) {
+      const c = this.conditions.get(type);
+      for (const reason of reasons) out.push({ type, reason, value: c?.status === 'True' && c.reason === reason ? 1 : 0 });
+    }
+    return out;
+  }
+
+  private noteReason(type: string, reason: string): void {
+    let set = this.reasons.get(type);
+    if (!set) this.reasons.set(type, (set = new Set()));
+    if (set.size < MAX_REASONS_PER_TYPE) set.add(reason);
   }
 
   private count(reason: string): void {

@@ -31,5 +31,7 @@ export interface ProblemMonitor {
   readonly source: string;
   /** The conditions it owns, as they are while no problem is seen (NPD's default conditions). */
   readonly defaults: ProblemCondition[];
+  /** The reasons its rules can report, so their counters exist (at 0) before the first problem. */
+  readonly reasons?: readonly string[];
   run(sink: ProblemSink, signal: AbortSignal): Promise<void>;
 }

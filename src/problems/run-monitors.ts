@@ -10,7 +10,10 @@ import type { ProblemMonitor } from './problem-types.ts';
  * distinct error and started again after a backoff, and never stops the others or the agent.
  */
 export async function runMonitors(monitors: ProblemMonitor[], reporter: ProblemReporter, signal: AbortSignal, log: Logger): Promise<void> {
-  for (const m of monitors) reporter.register(m.defaults);
+  for (const m of monitors) {
+    reporter.register(m.defaults);
+    reporter.declareReasons(m.reasons ?? []);
+  }
   await Promise.all(
     monitors.map(async (monitor) => {
       const backoff = new Backoff({ initialMs: 5_000, maxMs: 60_000 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Ipv4Route } from '../../src/net/netlink/rtnl.ts';
 import { describeAction, diffPeers, planPeers, type KernelState, type NodeNet, type PeerAction } from '../../src/net/peer-plan.ts';
+import { peerHealth } from '../../src/net/network-health.ts';
 
 // The pure half of peer networking: who gets programmed, with what, and in which order the kernel
 // is changed. The kernel half is in test/integration/net-peers.test.ts.
@@ -220,5 +221,27 @@ describe('diffPeers', () => {
 
   it('fails loudly rather than route into a VXLAN device that does not exist', () => {
     expect(() => diffPeers(planPeers('vxlan', local, [b]), empty, { underlay: 2, vxlan: undefined })).toThrow(/vxlan device/);
+  });
+});
+
+describe('peerHealth', () => {
+  const noCidr: NodeNet = { name: 'd', nodeIP: '192.168.1.14', podCIDR: '' };
+  it('ok, broken with what is missing, or skipped with why', () => {
+    const plan = planPeers('host-gw', local, [b, c, noCidr]);
+    const { actions, conflicts } = diffPeers(plan, { ...empty, routes: [{ dst: '10.244.2.0', dstLen: 24, gateway: '192.168.1.12', oif: devices.underlay, protocol: 72, onlink: false }] }, devices);
+    const missing = actions.filter((a): a is PeerAction & { op: 'add' | 'replace' } => a.op !== 'remove');
+    const health = peerHealth([c, b, noCidr], plan, missing, conflicts);
+    expect(health.map((p) => [p.name, p.state, p.via])).toEqual([
+      ['b', 'ok', '192.168.1.12'],
+      ['c', 'broken', '192.168.1.13'],
+      ['d', 'skipped', ''],
+    ]);
+    expect(health[1]?.problems).toEqual(['missing route for peer c: 10.244.3.0/24 via 192.168.1.13 oif 2']);
+    expect(health[2]?.problems).toEqual(['no podCIDR yet']);
+  });
+
+  it('a missing VXLAN device cuts off every planned peer', () => {
+    const plan = planPeers('vxlan', local, [b]);
+    expect(peerHealth([b], plan, [], [], 'VXLAN device nav.1 is missing').map((p) => [p.state, p.problems[0]])).toEqual([['broken', 'VXLAN device nav.1 is missing']]);
   });
 });

@@ -128,6 +128,21 @@ describe('problem reporter', () => {
     expect(h.reporter.counts.get('OOMKilling')).toBe(2);
     expect(h.changes()).toBe(0);
   });
+
+  it('problem_gauge: 1 for the True reason, 0 for the healthy one and for a problem that cleared', () => {
+    const h = harness();
+    h.reporter.declareReasons(['OOMKilling', 'TaskHung']);
+    expect(Object.fromEntries(h.reporter.counts)).toEqual({ OOMKilling: 0, TaskHung: 0 });
+    const gauge = () => h.reporter.gauges().filter((g) => g.type === 'KernelDeadlock').map((g) => `${g.reason}=${g.value}`);
+    expect(gauge()).toEqual(['KernelHasNoDeadlock=0']);
+    h.reporter.condition('kernel-monitor', { type: 'KernelDeadlock', status: 'True', reason: 'DockerHung', message: 'task dockerd:1 blocked for more than 120 seconds.' });
+    expect(gauge()).toEqual(['KernelHasNoDeadlock=0', 'DockerHung=1']);
+    h.reporter.condition('kernel-monitor', { type: 'KernelDeadlock', status: 'False', reason: 'KernelHasNoDeadlock', message: 'kernel has no deadlock' });
+    expect(gauge()).toEqual(['KernelHasNoDeadlock=0', 'DockerHung=0']);
+    // declareReasons does not reset a count already made.
+    h.reporter.declareReasons(['DockerHung']);
+    expect(h.reporter.counts.get('DockerHung')).toBe(1);
+  });
 });
 
 describe('problem conditions on the Node', () => {
