@@ -14,12 +14,16 @@ import { CustomPluginMonitor } from './problems/custom-plugin-monitor.ts';
 import { loadCustomPluginMonitors, loadKernelRules } from './problems/load-monitor-files.ts';
 import { ProblemReporter } from './problems/problem-reporter.ts';
 import { NetworkMonitor } from './problems/network-monitor.ts';
-import { RestartMonitor } from './problems/restart-monitor.ts';
+import { CONTAINERD_RESTARTS, DOCKER_RESTARTS, RestartMonitor } from './problems/restart-monitor.ts';
+import { RuntimeRestartMonitor } from './problems/runtime-restart-monitor.ts';
+import { findDaemonStart } from './runtime/daemon-start.ts';
+import { socketPathOfEndpoint } from './runtime/endpoint.ts';
 import { runMonitors } from './problems/run-monitors.ts';
 import { Reflector } from './kube/reflector.ts';
 import { NodeLeaseController } from './node/lease-controller.ts';
 import { readMachineInfo, readMachineUsage } from './node/machine-info.ts';
 import { ensureDataDirs } from './node/data-dirs.ts';
+import { ImageFsLocator } from './node/image-fs.ts';
 import { registerNode } from './node/registration.ts';
 import { NodeStatusManager } from './node/status-manager.ts';
 import { createPodStack } from './pods/pod-stack.ts';
@@ -97,11 +101,15 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
   };
   // Filled in once the parts it reads exist; a scrape before then gets 404.
   let metrics: Registry | undefined;
+  let problemReporter: ProblemReporter | undefined;
   const healthz = await startHealthz({
     ...config.healthz,
     statusz: () => stats,
     metrics: () => metrics,
-    documents: { '/network/peers': async () => (nodeNetwork ? nodeNetwork.peerReport() : { mode: config.network.mode, podCIDR: config.podCIDR, peers: [] }) },
+    documents: {
+      '/network/peers': async () => (nodeNetwork ? nodeNetwork.peerReport() : { mode: config.network.mode, podCIDR: config.podCIDR, peers: [] }),
+      '/problems': () => Promise.resolve(problemReporter ? { conditions: problemReporter.current(), recent: problemReporter.recent(), counts: Object.fromEntries(problemReporter.counts) } : { conditions: [], recent: [], counts: {} }),
+    },
     log,
   });
   try {
@@ -135,16 +143,24 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
       return recorder;
     };
     const problems = new ProblemReporter({ nodeName: config.nodeName, eventsFor, onChange: () => status.kick() });
+    problemReporter = problems;
     const networkMonitor = nodeNetwork
       ? new NetworkMonitor({ check: () => nodeNetwork.healthCondition(), repair: () => nodeNetwork.repair(), refresh: () => nodeNetwork.kick(), intervalMs: 10_000 })
       : undefined;
+    const imageFs = new ImageFsLocator(runtime, log);
     const restartMonitor = new RestartMonitor({ path: join(config.directories.root, 'agent-starts') });
+    const docker = config.runtime.type === 'docker';
+    const runtimeRestartMonitor = new RuntimeRestartMonitor({
+      subject: docker ? DOCKER_RESTARTS : CONTAINERD_RESTARTS,
+      find: () => findDaemonStart(socketPathOfEndpoint(config.runtime.endpoint), docker ? 'dockerd' : 'containerd'),
+      path: join(config.directories.root, docker ? 'docker-starts' : 'containerd-starts'),
+    });
     const kernelMonitor = config.problemDetector.kernelMonitor.enabled
       ? new KernelMonitor({ rules: kernelRules, path: config.problemDetector.kernelMonitor.logPath, log })
       : undefined;
     events.record({ kind: 'Node', name: config.nodeName, uid: config.nodeName }, 'Normal', 'Starting', `Starting node-agent ${agentVersion}.`);
     const status = new NodeStatusManager(
-      { api, config, agentVersion, machine, readUsage: () => readMachineUsage(config.directories.root), runtime, server, log, events, problemConditions: () => problems.current(), ...(networkNotReady ? { podNetworkNotReady: networkNotReady } : {}) },
+      { api, config, agentVersion, machine, readUsage: async () => readMachineUsage(config.directories.root, await imageFs.path()), runtime, server, log, events, problemConditions: () => problems.current(), ...(networkNotReady ? { podNetworkNotReady: networkNotReady } : {}) },
       registered,
     );
     const lease = new NodeLeaseController({
@@ -245,7 +261,7 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
         if (nodeNetwork?.notReadyMessage() !== undefined) await configureNetwork(podCIDR);
       }
     };
-    const allMonitors = [...(kernelMonitor ? [kernelMonitor] : []), restartMonitor, ...(networkMonitor ? [networkMonitor] : []), ...pluginMonitors];
+    const allMonitors = [...(kernelMonitor ? [kernelMonitor] : []), restartMonitor, runtimeRestartMonitor, ...(networkMonitor ? [networkMonitor] : []), ...pluginMonitors];
     Object.assign(stats, {
       podCIDR,
       statusUpdates: status.stats,

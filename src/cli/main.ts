@@ -6,6 +6,7 @@ import { mergeConfigInput, readConfigFile } from '../config/load.ts';
 import { formatProblems, validateConfig } from '../config/validate.ts';
 import type { AgentConfig } from '../config/types.ts';
 import { runChecks } from './check.ts';
+import { runReport, type ReportFormat } from './report.ts';
 import { agentVersion } from '../version.ts';
 
 const usage = `node-agent ${agentVersion}: a kubelet for Linux
@@ -13,6 +14,9 @@ const usage = `node-agent ${agentVersion}: a kubelet for Linux
 Usage:
   node-agent run   [--config FILE] [flags]   run the agent
   node-agent check [--config FILE] [flags]   check the configuration, kubeconfig, apiserver and runtime, then exit
+  node-agent report [--config FILE] [-o text|json]
+                                             this node at a glance: conditions, recent problems, pods, peers
+                                             (run it on the node, beside the agent; exit 1 when anything is wrong)
   node-agent version
 
 Flags (each overrides the same setting in the config file):
@@ -60,7 +64,7 @@ const flagToPath: Record<string, string> = {
 };
 
 /** Parses the command line into a validated configuration, or a message and an exit code. */
-export async function loadConfiguration(argv: string[]): Promise<{ command: string; config: AgentConfig } | { exit: number; message: string }> {
+export async function loadConfiguration(argv: string[]): Promise<{ command: string; config: AgentConfig; output: ReportFormat } | { exit: number; message: string }> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -70,6 +74,7 @@ export async function loadConfiguration(argv: string[]): Promise<{ command: stri
         config: { type: 'string' },
         standalone: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
+        output: { type: 'string', short: 'o' },
         ...Object.fromEntries(Object.keys(flagToPath).map((flag) => [flag, { type: 'string' as const }])),
       },
     });
@@ -79,7 +84,10 @@ export async function loadConfiguration(argv: string[]): Promise<{ command: stri
   const command = parsed.positionals[0] ?? '';
   if (parsed.values.help || command === '' || command === 'help') return { exit: command === '' && !parsed.values.help ? 2 : 0, message: usage };
   if (command === 'version') return { exit: 0, message: agentVersion };
-  if (command !== 'run' && command !== 'check') return { exit: 2, message: `node-agent: unknown command "${command}"\n\n${usage}` };
+  if (command !== 'run' && command !== 'check' && command !== 'report') return { exit: 2, message: `node-agent: unknown command "${command}"\n\n${usage}` };
+  const output = parsed.values.output ?? 'text';
+  if (parsed.values.output !== undefined && command !== 'report') return { exit: 2, message: `node-agent: --output is for "node-agent report" only` };
+  if (output !== 'text' && output !== 'json') return { exit: 2, message: `node-agent: --output must be text or json, not ${JSON.stringify(output)}` };
 
   const configPath = parsed.values.config;
   let file = {};
@@ -98,7 +106,7 @@ export async function loadConfiguration(argv: string[]): Promise<{ command: stri
   if (parsed.values.standalone) overrides['standalone'] = true;
   const result = validateConfig(mergeConfigInput(file, overrides));
   if (!result.ok) return { exit: 2, message: formatProblems(result.problems, typeof configPath === 'string' ? configPath : 'flags') };
-  return { command, config: result.config };
+  return { command, config: result.config, output };
 }
 
 async function main(): Promise<number> {
@@ -109,6 +117,7 @@ async function main(): Promise<number> {
   }
   const { command, config } = loaded;
   if (command === 'check') return runChecks(config);
+  if (command === 'report') return runReport(config, loaded.output);
 
   const log = createLogger({ ...config.log, base: { node: config.nodeName } });
   const controller = new AbortController();

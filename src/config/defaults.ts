@@ -24,7 +24,7 @@ export const configDefaults = {
   nodeStatusUpdateFrequency: '10s', // nodeStatusUpdateFrequency
   nodeStatusReportFrequency: '5m', // nodeStatusReportFrequency
   nodeLeaseDurationSeconds: 40, // nodeLeaseDurationSeconds
-  evictionHard: { 'memory.available': '100Mi', 'nodefs.available': '10%', 'nodefs.inodesFree': '5%', 'pid.available': '0' },
+  evictionHard: { 'memory.available': '100Mi', 'nodefs.available': '10%', 'nodefs.inodesFree': '5%', 'imagefs.available': '15%', 'pid.available': '0' },
   /** node-problem-detector's kernel monitor logPath. */
   kmsgPath: '/dev/kmsg',
   logFormat: 'json',

@@ -44,7 +44,7 @@ export const configSchema: Shape = {
   nodeStatusReportFrequency: 'value',
   nodeLeaseDurationSeconds: 'value',
   // Signal names hold a dot; they are keys of their own, not paths.
-  evictionHard: { 'memory.available': 'value', 'nodefs.available': 'value', 'nodefs.inodesFree': 'value', 'pid.available': 'value' },
+  evictionHard: { 'memory.available': 'value', 'nodefs.available': 'value', 'nodefs.inodesFree': 'value', 'imagefs.available': 'value', 'pid.available': 'value' },
   systemReserved: { cpu: 'value', memory: 'value', 'ephemeral-storage': 'value' },
   log: { format: 'value', level: 'value' },
   problemDetector: { kernelMonitor: { enabled: 'value', logPath: 'value', rulesFile: 'value' }, customPluginMonitors: 'value' },

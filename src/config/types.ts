@@ -54,7 +54,7 @@ export interface AgentConfig {
   nodeStatusReportFrequencyMs: number;
   nodeLeaseDurationSeconds: number;
   /** Hard eviction thresholds, as strings ("100Mi", "10%"); they also shape allocatable. */
-  evictionHard: { 'memory.available': string; 'nodefs.available': string; 'nodefs.inodesFree': string; 'pid.available': string };
+  evictionHard: { 'memory.available': string; 'nodefs.available': string; 'nodefs.inodesFree': string; 'imagefs.available': string; 'pid.available': string };
   systemReserved: { cpu?: string; memory?: string; 'ephemeral-storage'?: string };
   log: { format: LogFormat; level: LogLevel };
   /**

@@ -385,6 +385,11 @@ export class Lab {
     await writeFile(paths.config, yaml.dump(config));
   }
 
+  /** A node-agent command (report, check) as an operator runs it on that worker: in its namespace, with its config. */
+  agentCommand(worker: LabMachine, command: string, args: string[] = []): [string, string[]] {
+    return ['ip', ['netns', 'exec', worker.netns, join(repoRoot, 'bin/node-agent'), command, '--config', this.agentPaths(worker).config, ...args]];
+  }
+
   private spawnAgent(worker: LabMachine): number {
     const node = join(repoRoot, 'node_modules/.bin/node');
     return spawnInNetns(worker.netns, node, [join(repoRoot, 'src/cli/main.ts'), 'run', '--config', this.agentPaths(worker).config], this.agentPaths(worker).log);

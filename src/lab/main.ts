@@ -16,6 +16,7 @@ const usage = `npm run lab -- <command>
   down                                            remove every namespace, link and process of the lab
   status                                          what is up, and the nodes as the apiserver sees them
   agent stop|kill|start <worker>                  stop (SIGTERM), kill (SIGKILL) or start one worker's agent
+  report <worker> [-o json]                       node-agent report on that worker: its conditions, problems, pods, peers
   crictl [--prefix P] <worker> ARGS...            crictl against that worker's containerd, in its namespace
                                                   (e.g. crictl worker-1 ps -a; labs up with --runtime containerd)
   vm-files --out DIR [--nodes N] [--runtime R]    the same cluster for real VMs (Vagrantfile): systemd units,
@@ -69,6 +70,7 @@ async function main(): Promise<number> {
       prefix: { type: 'string' },
       subnet: { type: 'string' },
       out: { type: 'string' },
+      output: { type: 'string', short: 'o' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -125,6 +127,15 @@ async function main(): Promise<number> {
         process.stdout.write(`lab: ${worker} agent ${action === 'kill' ? 'killed' : 'stopped'}\n`);
       }
       return 0;
+    }
+    case 'report': {
+      const [worker] = rest;
+      if (!worker) {
+        process.stderr.write(usage);
+        return 2;
+      }
+      const [file, args] = lab.agentCommand(lab.worker(worker), 'report', values.output ? ['-o', values.output] : []);
+      return (await execa(file, args, { stdio: 'inherit', reject: false })).exitCode ?? 1;
     }
     case 'vm-files': {
       if (!values.out) throw new Error('vm-files needs --out DIR (the Vagrantfile uses /vagrant/.cluster)');

@@ -25,6 +25,9 @@ export interface MachineUsage {
   nodefsInodes: number;
   pidMax: number;
   pidsInUse: number;
+  /** The runtime's image filesystem, when the runtime named it (may be the nodefs itself). */
+  imagefsAvailableBytes?: number;
+  imagefsCapacityBytes?: number;
 }
 
 async function readTrimmed(path: string): Promise<string> {
@@ -64,13 +67,18 @@ export async function readMachineInfo(): Promise<MachineInfo> {
   };
 }
 
-export async function readMachineUsage(rootDir: string): Promise<MachineUsage> {
+/**
+ * What the node has left. `imageFs` is a directory on the runtime's image filesystem; when it is
+ * unknown or unreadable the imagefs figures are left out (and so is that signal).
+ */
+export async function readMachineUsage(rootDir: string, imageFs?: string): Promise<MachineUsage> {
   const meminfo = parseMeminfo(await readTrimmed('/proc/meminfo'));
   await mkdir(rootDir, { recursive: true });
   const fs = await statfs(rootDir);
   const pidMax = Number(await readTrimmed('/proc/sys/kernel/pid_max')) || 32768;
   const entries = await readdir('/proc');
   const pidsInUse = entries.filter((name) => /^[0-9]+$/.test(name)).length;
+  const image = imageFs === undefined ? undefined : await statfs(imageFs).catch(() => undefined);
   return {
     memoryAvailableBytes: meminfo.availableBytes,
     memoryTotalBytes: meminfo.totalBytes,
@@ -80,5 +88,6 @@ export async function readMachineUsage(rootDir: string): Promise<MachineUsage> {
     nodefsInodes: fs.files,
     pidMax,
     pidsInUse,
+    ...(image ? { imagefsAvailableBytes: image.bavail * image.bsize, imagefsCapacityBytes: image.blocks * image.bsize } : {}),
   };
 }

@@ -122,10 +122,15 @@ export const setMemoryPressure: StatusSetter = (status, { config, usage, now }, 
 };
 
 export const setDiskPressure: StatusSetter = (status, { config, usage, now }, previous) => {
-  // kubelet's signals nodefs.available and nodefs.inodesFree: either one under its threshold is pressure.
+  // kubelet's signals nodefs.available, nodefs.inodesFree and imagefs.available: any one under its
+  // threshold is pressure. The image filesystem counts only when the runtime named it.
   const threshold = evictionBytes(config.evictionHard['nodefs.available'], usage.nodefsCapacityBytes);
   const inodeThreshold = evictionBytes(config.evictionHard['nodefs.inodesFree'], usage.nodefsInodes);
-  const pressure = usage.nodefsAvailableBytes < threshold || (usage.nodefsInodes > 0 && usage.nodefsInodesFree < inodeThreshold);
+  const imageThreshold = usage.imagefsCapacityBytes === undefined ? 0 : evictionBytes(config.evictionHard['imagefs.available'], usage.imagefsCapacityBytes);
+  const pressure =
+    usage.nodefsAvailableBytes < threshold ||
+    (usage.nodefsInodes > 0 && usage.nodefsInodesFree < inodeThreshold) ||
+    (usage.imagefsAvailableBytes !== undefined && usage.imagefsAvailableBytes < imageThreshold);
   status.conditions.push(
     pressure
       ? condition(previous, 'DiskPressure', true, 'KubeletHasDiskPressure', 'kubelet has disk pressure', now)

@@ -3,6 +3,21 @@ import type { ProblemCondition, ProblemSink, TemporaryProblem } from './problem-
 
 /** A bound on the gauge's series per condition type, should a monitor mint reasons freely. */
 const MAX_REASONS_PER_TYPE = 64;
+/** How many reasons `node-agent report` can list as recent problems; the least recent fall off. */
+const MAX_RECENT = 50;
+const MAX_RECENT_MESSAGE = 1024;
+
+/** A problem as the report lists it: repeats of one (same source and reason) are counted; the message is the latest. */
+export interface RecentProblem {
+  source: string;
+  /** temporary: an Event only; condition: a condition turned True. */
+  kind: 'temporary' | 'condition';
+  reason: string;
+  message: string;
+  count: number;
+  firstSeen: string;
+  lastSeen: string;
+}
 
 export interface ProblemReporterDeps {
   nodeName: string;
@@ -10,6 +25,7 @@ export interface ProblemReporterDeps {
   eventsFor: (source: string) => EventRecorder;
   /** A condition changed: the node status should be written now, not at the next tick. */
   onChange?: () => void;
+  now?: () => number;
 }
 
 /**
@@ -29,6 +45,8 @@ export class ProblemReporter implements ProblemSink {
    * Reasons come from rules and monitors, not from what they read, so this stays small.
    */
   private readonly reasons = new Map<string, Set<string>>();
+  /** Newest last; a repeat moves to the end with its count raised. */
+  private readonly recentProblems = new Map<string, RecentProblem>();
 
   constructor(deps: ProblemReporterDeps) {
     this.deps = deps;
@@ -52,7 +70,10 @@ export class ProblemReporter implements ProblemSink {
     this.conditions.set(next.type, { ...next });
     this.noteReason(next.type, next.reason);
     if (before && before.status === next.status && before.reason === next.reason) return;
-    if (next.status === 'True') this.count(next.reason);
+    if (next.status === 'True') {
+      this.count(next.reason);
+      this.remember(source, 'condition', next.reason, next.message);
+    }
     // A condition that first appears healthy says nothing; every other turn is an Event.
     if (before || next.status === 'True') {
       const ref = { kind: 'Node', name: this.deps.nodeName, uid: this.deps.nodeName };
@@ -63,6 +84,7 @@ export class ProblemReporter implements ProblemSink {
 
   temporary(source: string, problem: TemporaryProblem): void {
     this.count(problem.reason);
+    this.remember(source, 'temporary', problem.reason, problem.message);
     this.deps.eventsFor(source).record({ kind: 'Node', name: this.deps.nodeName, uid: this.deps.nodeName }, 'Warning', problem.reason, problem.message);
   }
 
@@ -79,6 +101,23 @@ export class ProblemReporter implements ProblemSink {
       for (const reason of reasons) out.push({ type, reason, value: c?.status === 'True' && c.reason === reason ? 1 : 0 });
     }
     return out;
+  }
+
+  /** The most recent problems, newest first. */
+  recent(): RecentProblem[] {
+    return [...this.recentProblems.values()].reverse().map((p) => ({ ...p }));
+  }
+
+  private remember(source: string, kind: RecentProblem['kind'], reason: string, message: string): void {
+    message = message.slice(0, MAX_RECENT_MESSAGE);
+    // One entry per source and reason, with the latest message: forty OOM kills are one line
+    // with a count, so a flood does not push every other problem out of the list.
+    const key = JSON.stringify([source, kind, reason]);
+    const at = new Date(this.deps.now?.() ?? Date.now()).toISOString();
+    const seen = this.recentProblems.get(key);
+    this.recentProblems.delete(key);
+    this.recentProblems.set(key, seen ? { ...seen, message, count: seen.count + 1, lastSeen: at } : { source, kind, reason, message, count: 1, firstSeen: at, lastSeen: at });
+    if (this.recentProblems.size > MAX_RECENT) this.recentProblems.delete(this.recentProblems.keys().next().value!);
   }
 
   private noteReason(type: string, reason: string): void {

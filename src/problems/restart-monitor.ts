@@ -7,10 +7,20 @@ import type { ProblemCondition, ProblemMonitor, ProblemSink } from './problem-ty
  * node-problem-detector's FrequentKubeletRestart, for the agent: every start is written down (the
  * last `keep` of them, in a file under the agent's root), and the condition is True while at least
  * `count` starts fall within `windowMs` (NPD's defaults: 5 in 20 minutes). It clears as the starts
- * age out of the window.
+ * age out of the window. The runtime's restarts (runtime-restart-monitor.ts) are counted the same way.
  */
 
-export const FREQUENT_RESTART = 'FrequentNodeAgentRestart';
+/** Whose restarts a condition counts, in NPD's names. */
+export interface RestartSubject {
+  type: string;
+  healthyReason: string;
+  /** The program, as the message names it. */
+  name: string;
+}
+
+export const AGENT_RESTARTS: RestartSubject = { type: 'FrequentNodeAgentRestart', healthyReason: 'NoFrequentNodeAgentRestart', name: 'node-agent' };
+export const DOCKER_RESTARTS: RestartSubject = { type: 'FrequentDockerRestart', healthyReason: 'NoFrequentDockerRestart', name: 'docker' };
+export const CONTAINERD_RESTARTS: RestartSubject = { type: 'FrequentContainerdRestart', healthyReason: 'NoFrequentContainerdRestart', name: 'containerd' };
 
 export interface RestartWindow {
   count: number;
@@ -20,25 +30,45 @@ export interface RestartWindow {
 export const defaultRestartWindow: RestartWindow = { count: 5, windowMs: 20 * 60_000 };
 
 /** Pure: the condition for these start times (ms) at `now`. */
-export function restartCondition(starts: number[], now: number, window: RestartWindow = defaultRestartWindow): ProblemCondition {
+export function restartCondition(starts: number[], now: number, window: RestartWindow = defaultRestartWindow, subject: RestartSubject = AGENT_RESTARTS): ProblemCondition {
   const recent = starts.filter((t) => now - t <= window.windowMs && t <= now).length;
   const minutes = Math.round(window.windowMs / 60_000);
   return recent >= window.count
-    ? { type: FREQUENT_RESTART, status: 'True', reason: FREQUENT_RESTART, message: `node-agent was started ${recent} times in the last ${minutes} minutes` }
-    : { type: FREQUENT_RESTART, status: 'False', reason: 'NoFrequentNodeAgentRestart', message: 'node-agent is functioning properly' };
+    ? { type: subject.type, status: 'True', reason: subject.type, message: `${subject.name} was started ${recent} times in the last ${minutes} minutes` }
+    : { type: subject.type, status: 'False', reason: subject.healthyReason, message: `${subject.name} is functioning properly` };
 }
 
-/** Reads the start times written so far, adds `now`, keeps the newest `keep`, and writes them back atomically. */
-export async function recordStart(path: string, now: number, keep = 100): Promise<number[]> {
+/** The start times written so far (ms), oldest first, with the key each was written with; none when the file is missing. */
+async function readLines(path: string): Promise<{ at: number; key: string }[]> {
   const text = await readFile(path, 'utf8').catch(() => '');
-  const starts = text.split('\n').map(Number).filter((t) => Number.isSafeInteger(t) && t > 0);
-  starts.push(now);
-  const kept = starts.slice(-keep);
+  return text
+    .split('\n')
+    .map((line) => {
+      const [at, key = ''] = line.trim().split(' ');
+      return { at: Number(at), key };
+    })
+    .filter((l) => Number.isSafeInteger(l.at) && l.at > 0);
+}
+
+export async function readStarts(path: string): Promise<number[]> {
+  return (await readLines(path)).map((l) => l.at);
+}
+
+/**
+ * Reads the start times written so far, adds `at`, keeps the newest `keep`, and writes them back
+ * atomically. With a `key` (which process started), a start already written under that key is
+ * not written again: the same process seen at the next look.
+ */
+export async function recordStart(path: string, at: number, keep = 100, key?: string): Promise<number[]> {
+  const lines = await readLines(path);
+  if (key !== undefined && lines.some((l) => l.key === key)) return lines.map((l) => l.at);
+  lines.push({ at, key: key ?? '' });
+  const kept = lines.slice(-keep);
   await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, `${kept.join('\n')}\n`, { mode: 0o600 });
+  await writeFile(tmp, kept.map((l) => (l.key ? `${l.at} ${l.key}` : String(l.at))).join('\n') + '\n', { mode: 0o600 });
   await rename(tmp, path);
-  return kept;
+  return kept.map((l) => l.at);
 }
 
 export interface RestartMonitorOptions {

@@ -223,6 +223,12 @@ export interface Runtime {
   /** Whether the runtime can run containers now; never throws (an unreachable runtime is a condition). */
   status(): Promise<RuntimeCondition[]>;
   /**
+   * A directory on the filesystem that holds the runtime's images (Docker's root directory,
+   * containerd's snapshotter), for kubelet's imagefs.available signal. Fails with
+   * ERR_RUNTIME_UNAVAILABLE when the runtime does not answer.
+   */
+  imageFilesystem(): Promise<string>;
+  /**
    * CNI GC for backends that wire pod networks themselves: releases addresses and interfaces of
    * sandboxes that no longer exist, and checks those of running sandboxes. A sandbox whose network
    * is not what set-up made (the agent died half-way) reads as not ready from then on, so its pod

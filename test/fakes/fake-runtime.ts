@@ -115,6 +115,14 @@ export class FakeRuntime implements Runtime {
     return { runtimeName: 'fake', runtimeVersion: '1.0', runtimeApiVersion: 'v1' };
   }
 
+  /** Where the fake says its images live; tests point it at a directory of their own. */
+  imageFsPath = '/';
+
+  async imageFilesystem(): Promise<string> {
+    this.record('imageFilesystem', []);
+    return this.imageFsPath;
+  }
+
   async status(): Promise<RuntimeCondition[]> {
     this.calls.push({ method: 'status', args: [] });
     return this.down

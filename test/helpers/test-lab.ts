@@ -4,7 +4,7 @@ import { cgroupHierarchies, podCgroupCandidates } from '../../src/pods/pod-cgrou
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { Lab, controlPlaneBinDir } from '../../src/lab/lab.ts';
-import { defaultLabOptions, type LabOptions } from '../../src/lab/topology.ts';
+import { defaultLabOptions, type LabMachine, type LabOptions } from '../../src/lab/topology.ts';
 import { sleep } from '../../src/util/sleep.ts';
 
 /**
@@ -110,4 +110,10 @@ export async function podCgroupDirs(uid: string): Promise<string[]> {
     }
   }
   return found;
+}
+
+/** `node-agent report` run on a worker, beside its agent (in its network namespace, with its config), as an operator would. */
+export async function nodeReport(lab: Lab, worker: LabMachine, format: 'text' | 'json' = 'text') {
+  const [file, args] = lab.agentCommand(worker, 'report', format === 'json' ? ['-o', 'json'] : []);
+  return execa(file, args, { reject: false });
 }

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import type { Lab } from '../../src/lab/lab.ts';
 import type { LabMachine } from '../../src/lab/topology.ts';
-import { apply, condition, createTestLab, eventually, kubectl, kubectlJson, podManifest } from '../helpers/test-lab.ts';
+import { apply, condition, createTestLab, eventually, kubectl, kubectlJson, nodeReport, podManifest } from '../helpers/test-lab.ts';
 import { testRuntimes } from '../helpers/node-runtime.ts';
 
 // NetworkUnavailable from what the kernel has: a peer's route or the pod bridge deleted behind
@@ -40,11 +40,22 @@ describe(`network health on ${runtime}`, () => {
     const c = await eventually('NetworkUnavailable False', 30_000, async () => ((await networkUnavailable())?.status === 'False' ? await networkUnavailable() : undefined));
     expect(c).toMatchObject({ reason: 'NodeAgentIsUp' });
     expect(await pingPod()).toBe(true);
+    const report = await nodeReport(lab, w1);
+    expect(report.stdout).toMatch(/^Network \(host-gw, pod CIDR [\d./]+\): 1 peer, all reachable$/m);
+    expect(report.stdout).toMatch(new RegExp(`^ {2}${w2.name} +${w2.ip.replaceAll('.', '\\.')} +10\\.[\\d.]+/24 +${w2.ip.replaceAll('.', '\\.')} +ok$`, 'm'));
+    expect(report.stdout).toMatch(/^ {2}default +on-bridge +1\/1 +Running /m);
   });
 
   it('a deleted peer route: NetworkUnavailable True naming the peer, then the route back and False', async () => {
     const peerCIDR = (await kubectlJson(lab, ['get', 'node', w2.name])).spec.podCIDR as string;
     await execa('ip', ['-n', w1.netns, 'route', 'del', peerCIDR]);
+    // The report reads the kernel when asked: the peer is cut off before the monitor notices
+    // (and at least one round before it repairs).
+    const report = await nodeReport(lab, w1, 'json');
+    expect(report.exitCode).toBe(1);
+    const peer = JSON.parse(report.stdout).network.peers.find((p: { name: string }) => p.name === w2.name);
+    expect(peer).toMatchObject({ state: 'broken', podCIDR: peerCIDR, via: w2.ip });
+    expect(peer.problems[0]).toContain(`missing route for peer ${w2.name}: ${peerCIDR}`);
     const broken = await eventually('NetworkUnavailable True', 30_000, async () => {
       const c = await networkUnavailable();
       return c?.status === 'True' ? c : undefined;

@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import type { Lab } from '../../src/lab/lab.ts';
 import type { LabMachine } from '../../src/lab/topology.ts';
 import { formatKmsgLine } from '../../src/problems/kmsg.ts';
-import { condition, createTestLab, eventually, kubectlJson } from '../helpers/test-lab.ts';
+import { apply, condition, createTestLab, eventually, kubectl, kubectlJson, nodeReport, podManifest } from '../helpers/test-lab.ts';
 import { testRuntimes } from '../helpers/node-runtime.ts';
 
 // Node problems, from the kernel's words to the Node in the apiserver: kernel-format lines fed to
@@ -201,4 +201,50 @@ describe(`node problems on ${runtime}`, () => {
     });
     expect(c).toMatchObject({ reason: 'FrequentNodeAgentRestart', message: 'node-agent was started 5 times in the last 20 minutes' });
   }, 120_000);
+
+  it('node-agent report and /metrics show the problems: conditions with their age, recent problems, pods, peers', async () => {
+    await apply(lab, podManifest('reported', worker.name, { containers: [{ name: 'c', image: 'localhost/busybox:1', imagePullPolicy: 'Never', command: ['sleep', '3600'] }] }));
+    try {
+      await eventually('the pod Running', 60_000, async () => (await kubectlJson(lab, ['get', 'pod', 'reported'])).status?.phase === 'Running');
+      // A reason no earlier test used. Its Event may well be held back: each restart re-read the
+      // earlier tests' lines from the look-back window and spent kernel-monitor's event budget
+      // on them. The agent's own record (the report's source, and the metrics) has every one.
+      const device = `v${mark}`;
+      await feed(`unregister_netdevice: waiting for ${device} to become free. Usage count = 1`);
+      const scrape = async () => (await execa('ip', ['netns', 'exec', worker.netns, 'curl', '-sf', 'http://127.0.0.1:10248/metrics'])).stdout;
+      await eventually('the UnregisterNetDevice problem counted', 30_000, async () => /^problem_counter\{reason="UnregisterNetDevice",node="[^"]+"\} 1$/m.test(await scrape()));
+
+      const text = await nodeReport(lab, worker);
+      // Something is wrong (FrequentNodeAgentRestart from the test before): exit 1.
+      expect(text.exitCode, text.stderr).toBe(1);
+      const out = text.stdout;
+      expect(out.split('\n')[0]).toBe(`Node ${worker.name}: Ready`);
+      expect(out).toMatch(/^ {2}! FrequentNodeAgentRestart True \(FrequentNodeAgentRestart\): node-agent was started \d+ times/m);
+      expect(out).toMatch(/^ {2}! FrequentNodeAgentRestart +True +FrequentNodeAgentRestart +\d+[sm]/m);
+      expect(out).toMatch(/^ {4}MemoryPressure +False +KubeletHasSufficientMemory +\d+[sm] +kubelet has sufficient memory available$/m);
+      // The earlier tests' kernel lines, read again from the look-back window at each restart:
+      // forty OOM kills are one line with their count and the latest message.
+      expect(out).toMatch(new RegExp(`^ {2}\\d+s +40 +kernel-monitor +OOMKilling +Killed process 20039 \\(stress-${mark}\\)`, 'm'));
+      expect(out).toMatch(new RegExp(`^ {2}\\d+s +1 +kernel-monitor +UnregisterNetDevice +unregister_netdevice: waiting for ${device} `, 'm'));
+      expect(out).toMatch(/^ {2}default +reported +1\/1 +Running +0 +10\.\d+\.\d+\.\d+ /m);
+      expect(out).toMatch(/^Network \(host-gw, pod CIDR 10\.\d+\.\d+\.0\/24\): no peers$/m);
+
+      const json = await nodeReport(lab, worker, 'json');
+      const report = JSON.parse(json.stdout);
+      expect(report.problems.some((p: string) => p.startsWith('FrequentNodeAgentRestart True'))).toBe(true);
+      expect(report.conditions.find((c: { type: string }) => c.type === 'Ready')).toMatchObject({ status: 'True', problem: false, ageSeconds: expect.any(Number) });
+      expect(report.recentProblems[0]).toMatchObject({ source: 'kernel-monitor', reason: 'UnregisterNetDevice', kind: 'temporary', count: 1 });
+      expect(report.pods.map((p: { name: string }) => p.name)).toEqual(['reported']);
+
+      const metrics = await scrape();
+      expect(metrics).toMatch(/^problem_counter\{reason="UnregisterNetDevice",node="[^"]+"\} 1$/m);
+      // Every rule's reason is there from the start.
+      expect(metrics).toMatch(/^problem_counter\{reason="MemoryReadError",node="[^"]+"\} 0$/m);
+      expect(metrics).toMatch(/^problem_gauge\{type="FrequentNodeAgentRestart",reason="FrequentNodeAgentRestart",node="[^"]+"\} 1$/m);
+      expect(metrics).toMatch(/^problem_gauge\{type="KernelDeadlock",reason="KernelHasNoDeadlock",node="[^"]+"\} 0$/m);
+      expect(metrics).toMatch(/^node_agent_running_pods\{node="[^"]+"\} 1$/m);
+    } finally {
+      await kubectl(lab, ['delete', 'pod', 'reported', '--wait=false'], { reject: false });
+    }
+  }, 150_000);
 });

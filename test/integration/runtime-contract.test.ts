@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -111,6 +111,13 @@ for (const backend of backends) {
       if (backend.real) expect(v.runtimeName).toBe(backend.name);
       const ready = (await runtime.status()).find((c) => c.type === 'RuntimeReady');
       expect(ready?.status).toBe(true);
+    });
+
+    it('names its image filesystem: a directory that exists (imagefs.available is measured there)', async () => {
+      const path = await runtime.imageFilesystem();
+      expect((await stat(path)).isDirectory()).toBe(true);
+      expect((await statfs(path)).blocks).toBeGreaterThan(0);
+      if (backend.real) expect(path).toContain(backend.name === 'docker' ? 'docker' : 'containerd');
     });
 
     it('a sandbox keeps its pod, labels and annotations, is listed by label, and is invisible to another agent', async () => {

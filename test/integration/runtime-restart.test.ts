@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -126,6 +126,12 @@ for (const runtime of testRuntimes) {
       const oldIPs = new Map<string, string>(before.map((p: any) => [p.metadata.name, p.status.podIP]));
       expect(await allocated()).toEqual([...oldIPs.values()].sort());
       const agentPid = await lab.agentPidOf(node);
+      // Four earlier starts of the runtime on record (a crash loop); the restart below is the fifth.
+      const subject = runtime === 'docker' ? 'Docker' : 'Containerd';
+      const startsFile = join(lab.agentPaths(lab.worker(node)).root, `${runtime}-starts`);
+      const recorded = await eventually('the running daemon written down', 30_000, async () => (await readFile(startsFile, 'utf8').catch(() => '')).trim() || undefined);
+      const planted = [9, 8, 7, 6].map((m) => Date.now() - m * 60_000);
+      await writeFile(startsFile, `${planted.join('\n')}\n${recorded}\n`);
 
       const killed = await lab.killRuntime(node);
       if (runtime === 'containerd') expect(killed).toBeGreaterThanOrEqual(60); // a pause and a sleep per pod
@@ -154,6 +160,13 @@ for (const runtime of testRuntimes) {
       expect(await eventsOf(lab, names[0] ?? '')).toContain('SandboxChanged: Pod sandbox changed, it will be killed and re-created.');
       expect(await lab.agentPidOf(node)).toBe(agentPid);
       expect(await lab.agentAlive(node)).toBe(true);
+      // The new daemon process is one more start: five (or more) within 20 minutes.
+      const frequent = await eventually(`Frequent${subject}Restart True`, 30_000, async () => {
+        const c = condition(await kubectlJson(lab, ['get', 'node', node]), `Frequent${subject}Restart`);
+        return c?.status === 'True' ? c : undefined;
+      });
+      expect(frequent.reason).toBe(`Frequent${subject}Restart`);
+      expect(frequent.message).toMatch(new RegExp(`^${runtime} was started ([5-9]|\\d{2,}) times in the last 20 minutes$`));
 
       await kubectl(lab, ['delete', 'pod', ...names, '--wait=false']);
       await eventually('the pods gone and every address released', 90_000, async () => (await listed()).length === 0 && (await allocated()).length === 0, 1000);

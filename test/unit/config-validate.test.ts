@@ -77,15 +77,16 @@ describe('validateConfig', () => {
       network: { mode: 'vxlan', vxlanport: 4789 },
       runtime: { type: 'docker', endpiont: 'unix:///x' },
       registerWithTaints: [{ key: 'a', effect: 'NoSchedule', efect: 'NoExecute' }],
-      evictionHard: { 'memory.available': '5%', 'imagefs.available': '15%' },
+      evictionHard: { 'memory.available': '5%', 'imagefs.avialable': '15%' },
       log: { format: 'pretty', colour: true },
     });
     const byField = Object.fromEntries(all.map((p) => [p.field, p]));
     expect(Object.keys(byField).sort()).toEqual([
-      'evictionHard.imagefs.available', 'log.colour', 'network.vxlanport', 'registerWithTaints[0].efect', 'runtime.endpiont',
+      'evictionHard.imagefs.avialable', 'log.colour', 'network.vxlanport', 'registerWithTaints[0].efect', 'runtime.endpiont',
     ]);
     expect(byField['network.vxlanport']).toMatchObject({ problem: 'is not a known setting', fix: 'did you mean network.vxlanPort?' });
     expect(byField['runtime.endpiont']?.fix).toBe('did you mean runtime.endpoint?');
+    expect(byField['evictionHard.imagefs.avialable']?.fix).toBe('did you mean evictionHard.imagefs.available?');
     expect(byField['registerWithTaints[0].efect']?.fix).toBe('did you mean registerWithTaints[0].effect?');
     // Nothing near: the keys that are known there.
     expect(byField['log.colour']?.fix).toBe('remove it; known keys of log are format, level');

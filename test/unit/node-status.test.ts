@@ -3,6 +3,10 @@ import { validateConfig } from '../../src/config/validate.ts';
 import type { AgentConfig } from '../../src/config/types.ts';
 import { computeNodeStatus, runtimeReadiness, statusChanged, withPodNetwork, type StatusInputs } from '../../src/node/status-setters.ts';
 import { conditionEvents } from '../../src/node/node-events.ts';
+import { ImageFsLocator } from '../../src/node/image-fs.ts';
+import { createLogger } from '../../src/log/logger.ts';
+
+const silentLog = createLogger({ format: 'json', level: 'silent' as never });
 import { labelReconcilePatch, initialNode } from '../../src/node/node-object.ts';
 
 function config(extra: Record<string, unknown> = {}): AgentConfig {
@@ -70,6 +74,16 @@ describe('computeNodeStatus', () => {
     expect(disk({ nodefsInodesFree: 0, nodefsInodes: 0 })).toBe('False');
     const strict = inputs({ config: { ...config(), evictionHard: { ...config().evictionHard, 'nodefs.inodesFree': '1000000' } } });
     expect(computeNodeStatus({ ...strict, usage: { ...strict.usage, nodefsInodesFree: 999_999 } }, undefined).conditions.find((c) => c.type === 'DiskPressure')?.status).toBe('True');
+  });
+
+  it('DiskPressure when the image filesystem has under 15 % free, and not while the runtime has not named it', () => {
+    const disk = (usage: Partial<StatusInputs['usage']>) =>
+      computeNodeStatus(inputs({ usage: { ...inputs().usage, ...usage } }), undefined).conditions.find((c) => c.type === 'DiskPressure')?.status;
+    expect(disk({ imagefsCapacityBytes: 100 * GiB, imagefsAvailableBytes: 14 * GiB })).toBe('True');
+    expect(disk({ imagefsCapacityBytes: 100 * GiB, imagefsAvailableBytes: 16 * GiB })).toBe('False');
+    expect(disk({})).toBe('False');
+    const lenient = inputs({ config: { ...config(), evictionHard: { ...config().evictionHard, 'imagefs.available': '1Gi' } } });
+    expect(computeNodeStatus({ ...lenient, usage: { ...lenient.usage, imagefsCapacityBytes: 100 * GiB, imagefsAvailableBytes: 2 * GiB } }, undefined).conditions.find((c) => c.type === 'DiskPressure')?.status).toBe('False');
   });
 
   it('is NotReady with the reasons when something is down', () => {
@@ -174,5 +188,26 @@ describe('container runtime health', () => {
     expect(r.notReadyReasons).toEqual(['container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:cni plugin not initialized']);
     expect(r.health.healthy).toBe(true);
     expect(runtimeReadiness([], 'docker').health).toMatchObject({ healthy: false });
+  });
+});
+
+describe('image filesystem locator', () => {
+  it('asks the runtime at most every refresh, and keeps the last answer while the runtime is away', async () => {
+    let t = 0;
+    let answer: string | Error = '/var/lib/docker';
+    let asked = 0;
+    const locator = new ImageFsLocator({ imageFilesystem: async () => { asked++; if (answer instanceof Error) throw answer; return answer; } }, silentLog, 60_000, () => t);
+    expect(await locator.path()).toBe('/var/lib/docker');
+    t = 30_000;
+    expect(await locator.path()).toBe('/var/lib/docker');
+    expect(asked).toBe(1);
+    answer = new Error('docker is not answering');
+    t = 61_000;
+    expect(await locator.path()).toBe('/var/lib/docker');
+    answer = '/srv/docker';
+    // A failed ask is retried soon (10 s), not a whole refresh later.
+    t = 72_000;
+    expect(await locator.path()).toBe('/srv/docker');
+    expect(asked).toBe(3);
   });
 });

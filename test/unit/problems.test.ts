@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EventRecorder, EventType, ObjectRef } from '../../src/kube/event-recorder.ts';
@@ -11,7 +11,9 @@ import { followKmsg } from '../../src/problems/kmsg-follow.ts';
 import { formatKmsgLine, parseKmsgLine } from '../../src/problems/kmsg.ts';
 import { ProblemReporter } from '../../src/problems/problem-reporter.ts';
 import { NetworkMonitor } from '../../src/problems/network-monitor.ts';
-import { recordStart, restartCondition } from '../../src/problems/restart-monitor.ts';
+import { DOCKER_RESTARTS, readStarts, recordStart, restartCondition } from '../../src/problems/restart-monitor.ts';
+import { RuntimeRestartMonitor } from '../../src/problems/runtime-restart-monitor.ts';
+import { findDaemonStart, parseBootTime, parseStartTicks, parseUnixSockets, type DaemonStart } from '../../src/runtime/daemon-start.ts';
 import { networkUnavailableCondition, peerProblem } from '../../src/net/network-health.ts';
 import type { ProblemCondition, ProblemSink, TemporaryProblem } from '../../src/problems/problem-types.ts';
 import { createLogger } from '../../src/log/logger.ts';
@@ -127,6 +129,23 @@ describe('problem reporter', () => {
     expect(h.events().map((e) => e.reason)).toEqual(['OOMKilling', 'OOMKilling']);
     expect(h.reporter.counts.get('OOMKilling')).toBe(2);
     expect(h.changes()).toBe(0);
+  });
+
+  it('recent problems: one entry per source and reason with its count and latest message, newest first, bounded', () => {
+    let t = Date.parse('2026-12-07T10:00:00Z');
+    const reporter = new ProblemReporter({ nodeName: 'n1', eventsFor: () => new Recorded(), now: () => (t += 1000) });
+    for (let i = 0; i < 40; i++) reporter.temporary('kernel-monitor', { reason: 'OOMKilling', message: `Killed process ${i} (a)` });
+    reporter.condition('kernel-monitor', { type: 'KernelDeadlock', status: 'True', reason: 'DockerHung', message: 'hung' });
+    reporter.temporary('kernel-monitor', { reason: 'TaskHung', message: 'task x:1 blocked for more than 120 seconds.' });
+    expect(reporter.recent().map((p) => `${p.reason} ${p.kind} ${p.count} ${p.message}`)).toEqual([
+      'TaskHung temporary 1 task x:1 blocked for more than 120 seconds.',
+      'DockerHung condition 1 hung',
+      'OOMKilling temporary 40 Killed process 39 (a)',
+    ]);
+    expect(reporter.recent()[2]).toMatchObject({ firstSeen: '2026-12-07T10:00:01.000Z', lastSeen: '2026-12-07T10:00:40.000Z' });
+    for (let i = 0; i < 60; i++) reporter.temporary('plugin', { reason: `Reason${i}`, message: 'x'.repeat(5000) });
+    expect(reporter.recent()).toHaveLength(50);
+    expect(reporter.recent()[0]?.message).toHaveLength(1024);
   });
 
   it('problem_gauge: 1 for the True reason, 0 for the healthy one and for a problem that cleared', () => {
@@ -267,6 +286,90 @@ describe('restart monitor', () => {
       expect((await stat(path)).mode & 0o777).toBe(0o600);
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the runtime: each daemon process is one start, however often it is seen; five in 20 minutes is FrequentDockerRestart', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'na-starts-'));
+    try {
+      const min = 60_000;
+      let t = 30 * min;
+      const daemons: (DaemonStart | undefined)[] = [
+        { pid: 10, startedAt: 2 * min, key: '10:1' }, // long before: outside the window
+        { pid: 20, startedAt: 26 * min, key: '20:2' },
+        { pid: 20, startedAt: 26 * min + 1000, key: '20:2' }, // the boot time moved a second: same process
+        undefined, // down
+        { pid: 30, startedAt: 27 * min, key: '30:3' },
+        { pid: 40, startedAt: 28 * min, key: '40:4' },
+        { pid: 50, startedAt: 29 * min, key: '50:5' },
+        { pid: 60, startedAt: 30 * min, key: '60:6' },
+      ];
+      let round = 0;
+      const seen: ProblemCondition[] = [];
+      const stop = new AbortController();
+      const monitor = new RuntimeRestartMonitor({
+        subject: DOCKER_RESTARTS,
+        find: async () => daemons[Math.min(round++, daemons.length - 1)],
+        path: join(dir, 'docker-starts'),
+        intervalMs: 1,
+        now: () => t,
+      });
+      expect(monitor.defaults).toEqual([{ type: 'FrequentDockerRestart', status: 'False', reason: 'NoFrequentDockerRestart', message: 'docker is functioning properly' }]);
+      const running = monitor.run({ condition: (_s, c) => { seen.push(c); if (seen.length === daemons.length) stop.abort(); }, temporary: () => {} }, stop.signal);
+      await running;
+      expect(seen.map((c) => c.status)).toEqual(['False', 'False', 'False', 'False', 'False', 'False', 'False', 'True']);
+      expect(seen.at(-1)).toMatchObject({ reason: 'FrequentDockerRestart', message: 'docker was started 5 times in the last 20 minutes' });
+      expect((await readFile(join(dir, 'docker-starts'), 'utf8')).trim().split('\n')).toHaveLength(6);
+      t = 50 * min;
+      expect(restartCondition(await readStarts(join(dir, 'docker-starts')), t, undefined, DOCKER_RESTARTS).status).toBe('False');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the runtime daemon from /proc', () => {
+  it('parses socket tables, start ticks and boot time', () => {
+    const unix = [
+      'Num       RefCount Protocol Flags    Type St Inode Path',
+      '0000000000000000: 00000002 00000000 00010000 0001 01 4242 /run/containerd/containerd.sock',
+      '0000000000000000: 00000003 00000000 00000000 0001 03 4243 /run/containerd/containerd.sock',
+      '0000000000000000: 00000002 00000000 00010000 0001 01 4244 @/containerd-shim/abc.sock',
+      '0000000000000000: 00000002 00000000 00010000 0001 01 4245 /tmp/with space.sock',
+    ].join('\n');
+    expect(parseUnixSockets(unix)).toEqual([
+      { inode: 4242, listening: true, path: '/run/containerd/containerd.sock' },
+      { inode: 4243, listening: false, path: '/run/containerd/containerd.sock' },
+      { inode: 4245, listening: true, path: '/tmp/with space.sock' },
+    ]);
+    const stat = '1234 (my (odd) name) S 1 1234 1234 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 12 0 987654 123456 789';
+    expect(parseStartTicks(stat)).toBe(987654);
+    expect(parseBootTime('cpu 1 2 3\nbtime 1796000000\nprocesses 5\n')).toBe(1796000000);
+  });
+
+  it('finds the process named so that holds the listening socket, not one that only has the name', async () => {
+    const proc = await mkdtemp(join(tmpdir(), 'na-proc-'));
+    try {
+      await writeFile(join(proc, 'stat'), 'btime 1796000000\n');
+      const fake = async (pid: number, comm: string, sockets: string, fds: string[]) => {
+        await mkdir(join(proc, String(pid), 'net'), { recursive: true });
+        await mkdir(join(proc, String(pid), 'fd'));
+        await writeFile(join(proc, String(pid), 'comm'), `${comm}\n`);
+        await writeFile(join(proc, String(pid), 'net', 'unix'), `Num RefCount Protocol Flags Type St Inode Path\n${sockets}\n`);
+        await writeFile(join(proc, String(pid), 'stat'), `${pid} (${comm}) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 500 0 0`);
+        for (const [i, target] of fds.entries()) await symlink(target, join(proc, String(pid), 'fd', String(i)));
+      };
+      const listening = (inode: number, path: string) => `0: 00000002 00000000 00010000 0001 01 ${inode} ${path}`;
+      // Another containerd (the host's own), listening elsewhere; and ours.
+      await fake(100, 'containerd', listening(7, '/run/containerd/containerd.sock'), ['socket:[7]']);
+      await fake(200, 'containerd', listening(8, '/run/lab/containerd.sock'), ['/dev/null', 'socket:[8]']);
+      // A process with another name holding nothing.
+      await fake(300, 'sleep', '', []);
+      expect(await findDaemonStart('/run/lab/containerd.sock', 'containerd', proc)).toEqual({ pid: 200, startedAt: 1796000000 * 1000 + 5000, key: '200:500' });
+      expect(await findDaemonStart('/run/lab/containerd.sock', 'dockerd', proc)).toBeUndefined();
+      expect(await findDaemonStart('/run/none.sock', 'containerd', proc)).toBeUndefined();
+    } finally {
+      await rm(proc, { recursive: true, force: true });
     }
   });
 });

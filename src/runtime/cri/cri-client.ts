@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { AgentError, ErrorCode } from '../../errors.ts';
 import type { ImageServiceCalls, RuntimeServiceCalls } from './cri-messages.ts';
+import { socketPathOfEndpoint } from '../endpoint.ts';
 
 /**
  * A CRI client over one gRPC channel to the runtime's unix socket: `runtime.v1.RuntimeService`
@@ -39,13 +40,6 @@ function loadServices(): { runtime: ServiceCtor; image: ServiceCtor } {
     services = { runtime: pkg.runtime.v1.RuntimeService, image: pkg.runtime.v1.ImageService };
   }
   return services;
-}
-
-/** `unix:///run/containerd/containerd.sock` or a bare absolute path; only unix sockets are CRI endpoints here. */
-export function socketPathOfEndpoint(endpoint: string): string {
-  if (endpoint.startsWith('unix://')) return endpoint.slice('unix://'.length);
-  if (endpoint.startsWith('/')) return endpoint;
-  throw new AgentError(ErrorCode.ConfigInvalid, `runtime endpoint "${endpoint}" is not a unix socket; use unix:///run/containerd/containerd.sock`);
 }
 
 export interface CriClientOptions {

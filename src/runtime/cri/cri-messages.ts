@@ -264,4 +264,5 @@ export interface ImageServiceCalls {
   ImageStatus: [{ image: ImageSpec; verbose?: boolean }, { image: CriImage | null; info: Record<string, string> }];
   PullImage: [{ image: ImageSpec; auth?: AuthConfig; sandboxConfig?: PodSandboxConfig }, { imageRef: string }];
   RemoveImage: [{ image: ImageSpec }, object];
+  ImageFsInfo: [object, { imageFilesystems: { fsId: { mountpoint: string } | null }[] }];
 }

@@ -120,6 +120,13 @@ export class CriRuntime implements Runtime {
     }
   }
 
+  async imageFilesystem(): Promise<string> {
+    const info = await this.client.image('ImageFsInfo', {}, HEALTH_TIMEOUT_MS);
+    const mountpoint = info.imageFilesystems.find((f) => f.fsId?.mountpoint)?.fsId?.mountpoint;
+    if (!mountpoint) throw new AgentError(ErrorCode.RuntimeUnavailable, `${this.options.endpoint}: ImageFsInfo names no image filesystem`);
+    return mountpoint;
+  }
+
   close(): Promise<void> {
     if (this.rotationTimer) clearInterval(this.rotationTimer);
     this.rotationTimer = undefined;

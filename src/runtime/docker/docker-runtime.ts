@@ -27,6 +27,7 @@ import type {
 } from '../types.ts';
 import { maxExecOutputBytes } from '../types.ts';
 import { timerDelayMs } from '../../util/timer-delay.ts';
+import { socketPathOfEndpoint } from '../endpoint.ts';
 
 /** Docker has no annotations: they ride as labels with this prefix, as dockershim did. */
 const annotationPrefix = 'annotation.';
@@ -78,7 +79,7 @@ export class DockerRuntime implements Runtime {
     this.options = options;
     this.pauseImage = options.pauseImage ?? 'localhost/pause:1';
     this.slots = new Semaphore(options.maxConcurrentCalls ?? DEFAULT_MAX_CONCURRENT_CALLS);
-    this.docker = new Docker({ socketPath: socketPathOf(options.endpoint), timeout: options.timeoutMs });
+    this.docker = new Docker({ socketPath: socketPathOfEndpoint(options.endpoint), timeout: options.timeoutMs });
   }
 
   async version(): Promise<RuntimeVersion> {
@@ -96,6 +97,17 @@ export class DockerRuntime implements Runtime {
       return [{ type: 'RuntimeReady', status: true, reason: '', message: '' }];
     } catch (err) {
       return [{ type: 'RuntimeReady', status: false, reason: 'DockerDaemonNotReady', message: this.unavailable(err).message }];
+    }
+  }
+
+  async imageFilesystem(): Promise<string> {
+    try {
+      // Images, layers and containers' writable layers all live under Docker's root directory.
+      const info = (await this.docker.info()) as { DockerRootDir?: string };
+      if (!info.DockerRootDir) throw new Error('docker info names no DockerRootDir');
+      return info.DockerRootDir;
+    } catch (err) {
+      throw this.unavailableOr(err);
     }
   }
 
@@ -571,10 +583,6 @@ export class DockerRuntime implements Runtime {
       { cause: err },
     );
   }
-}
-
-export function socketPathOf(endpoint: string): string {
-  return endpoint.replace(/^unix:\/\//, '');
 }
 
 function isConnectionError(err: unknown): boolean {
