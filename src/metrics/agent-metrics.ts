@@ -5,7 +5,8 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
  * that already keeps the number (the problem reporter, the status and lease loops, the pod
  * manager) when scraped, so no loop pays for metrics it does not serve. Names follow the projects
  * they stand in for: node-problem-detector's problem_counter and problem_gauge as NPD spells them,
- * the agent's own under node_agent_, and prom-client's process and Node.js defaults.
+ * kubelet's names where the kubelet has the metric (kubelet_running_pods), node_agent_ for the
+ * rest, and prom-client's process and Node.js defaults.
  */
 
 /** What the metrics read; a part that does not run (standalone mode has no lease) is left out. */
@@ -75,7 +76,8 @@ export function agentMetrics(sources: MetricSources): Registry {
     });
   };
   const { runningPods, nodeStatus, lease, events, probeRuns, peerSyncs } = sources;
-  if (runningPods) gauge('node_agent_running_pods', 'Pods the agent is running (admitted and not terminating).', runningPods);
+  // kubelet's own name, as every metric with a kubelet counterpart keeps.
+  if (runningPods) gauge('kubelet_running_pods', 'Number of pods that have a running pod sandbox (the agent: admitted and not terminating).', runningPods);
   if (nodeStatus) {
     total('node_agent_node_status_patches_total', 'Node status patches the apiserver accepted.', () => nodeStatus.patches);
     total('node_agent_node_status_failures_total', 'Node status updates that failed.', () => nodeStatus.failures);

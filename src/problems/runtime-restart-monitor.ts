@@ -1,7 +1,7 @@
 import type { DaemonStart } from '../runtime/daemon-start.ts';
 import { sleep } from '../util/sleep.ts';
 import type { ProblemCondition, ProblemMonitor, ProblemSink } from './problem-types.ts';
-import { defaultRestartWindow, recordStart, readStarts, restartCondition, type RestartSubject, type RestartWindow } from './restart-monitor.ts';
+import { defaultRestartWindow, recordStart, readStarts, restartCondition, type RestartMonitorOptions, type RestartSubject } from './restart-monitor.ts';
 
 /**
  * node-problem-detector's FrequentDockerRestart / FrequentContainerdRestart. NPD counts the
@@ -11,15 +11,10 @@ import { defaultRestartWindow, recordStart, readStarts, restartCondition, type R
  * Two restarts between rounds count as one; the round is short (10 s) for that reason.
  */
 
-export interface RuntimeRestartMonitorOptions {
+export interface RuntimeRestartMonitorOptions extends RestartMonitorOptions {
   subject: RestartSubject;
   /** Finds the daemon now; undefined while none serves the endpoint (it is down: not a start). */
   find: () => Promise<DaemonStart | undefined>;
-  /** Where the start times live. */
-  path: string;
-  window?: RestartWindow;
-  intervalMs?: number;
-  now?: () => number;
 }
 
 export class RuntimeRestartMonitor implements ProblemMonitor {

@@ -242,7 +242,7 @@ describe(`node problems on ${runtime}`, () => {
       expect(metrics).toMatch(/^problem_counter\{reason="MemoryReadError",node="[^"]+"\} 0$/m);
       expect(metrics).toMatch(/^problem_gauge\{type="FrequentNodeAgentRestart",reason="FrequentNodeAgentRestart",node="[^"]+"\} 1$/m);
       expect(metrics).toMatch(/^problem_gauge\{type="KernelDeadlock",reason="KernelHasNoDeadlock",node="[^"]+"\} 0$/m);
-      expect(metrics).toMatch(/^node_agent_running_pods\{node="[^"]+"\} 1$/m);
+      expect(metrics).toMatch(/^kubelet_running_pods\{node="[^"]+"\} 1$/m);
     } finally {
       await kubectl(lab, ['delete', 'pod', 'reported', '--wait=false'], { reject: false });
     }

@@ -131,7 +131,10 @@ for (const runtime of testRuntimes) {
       const startsFile = join(lab.agentPaths(lab.worker(node)).root, `${runtime}-starts`);
       const recorded = await eventually('the running daemon written down', 30_000, async () => (await readFile(startsFile, 'utf8').catch(() => '')).trim() || undefined);
       const planted = [9, 8, 7, 6].map((m) => Date.now() - m * 60_000);
-      await writeFile(startsFile, `${planted.join('\n')}\n${recorded}\n`);
+      // The running daemon's own line is kept (it is the same process at the next look) but moved
+      // out of the window, so that only a new process can make the fifth start.
+      const aged = recorded.split('\n').map((line) => `${Date.now() - 2 * 3600_000} ${line.split(' ')[1] ?? ''}`);
+      await writeFile(startsFile, `${[...aged, ...planted].join('\n')}\n`);
 
       const killed = await lab.killRuntime(node);
       if (runtime === 'containerd') expect(killed).toBeGreaterThanOrEqual(60); // a pause and a sleep per pod
@@ -166,7 +169,7 @@ for (const runtime of testRuntimes) {
         return c?.status === 'True' ? c : undefined;
       });
       expect(frequent.reason).toBe(`Frequent${subject}Restart`);
-      expect(frequent.message).toMatch(new RegExp(`^${runtime} was started ([5-9]|\\d{2,}) times in the last 20 minutes$`));
+      expect(frequent.message).toBe(`${runtime} was started 5 times in the last 20 minutes`);
 
       await kubectl(lab, ['delete', 'pod', ...names, '--wait=false']);
       await eventually('the pods gone and every address released', 90_000, async () => (await listed()).length === 0 && (await allocated()).length === 0, 1000);

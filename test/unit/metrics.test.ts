@@ -17,7 +17,7 @@ describe('agent metrics', () => {
     let text = await registry.metrics();
     expect(samples(text, 'problem_counter')).toEqual(['problem_counter{reason="OOMKilling",node="n1"} 0']);
     expect(samples(text, 'problem_gauge')).toEqual(['problem_gauge{type="KernelDeadlock",reason="KernelHasNoDeadlock",node="n1"} 0']);
-    expect(samples(text, 'node_agent_running_pods')).toEqual(['node_agent_running_pods{node="n1"} 2']);
+    expect(samples(text, 'kubelet_running_pods')).toEqual(['kubelet_running_pods{node="n1"} 2']);
     expect(samples(text, 'node_agent_node_status_patches_total')).toEqual(['node_agent_node_status_patches_total{node="n1"} 3']);
     expect(text).toContain('# TYPE problem_counter counter');
     expect(text).toMatch(/^process_resident_memory_bytes\{node="n1"\} \d+/m);
