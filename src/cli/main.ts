@@ -17,7 +17,7 @@ Usage:
   node-agent report [--config FILE] [-o text|json]
                                              this node at a glance: conditions, recent problems, pods, peers
                                              (run it on the node, beside the agent; exit 1 when anything is wrong)
-  node-agent version
+  node-agent version                         (also --version)
 
 Flags (each overrides the same setting in the config file):
   --config FILE              YAML configuration file
@@ -37,6 +37,7 @@ Flags (each overrides the same setting in the config file):
   --root-dir DIR             state directory                       (directories.root)
   --pod-manifest-path DIR    static pod manifests                  (directories.manifests)
   --pod-logs-dir DIR         container logs, per pod               (directories.logs)
+  --container-logs-dir DIR   the <pod>_<ns>_<container>-<id>.log links, /var/log/containers (directories.containerLogs)
   --healthz-port PORT        /healthz port, 0 to turn it off       (healthzPort)
   --log-format FORMAT        json | pretty                         (log.format)
   --log-level LEVEL          trace | debug | info | warn | error   (log.level)
@@ -58,6 +59,7 @@ const flagToPath: Record<string, string> = {
   'root-dir': 'directories.root',
   'pod-manifest-path': 'directories.manifests',
   'pod-logs-dir': 'directories.logs',
+  'container-logs-dir': 'directories.containerLogs',
   'healthz-port': 'healthzPort',
   'log-format': 'log.format',
   'log-level': 'log.level',
@@ -74,6 +76,7 @@ export async function loadConfiguration(argv: string[]): Promise<{ command: stri
         config: { type: 'string' },
         standalone: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
         output: { type: 'string', short: 'o' },
         ...Object.fromEntries(Object.keys(flagToPath).map((flag) => [flag, { type: 'string' as const }])),
       },
@@ -82,6 +85,8 @@ export async function loadConfiguration(argv: string[]): Promise<{ command: stri
     return { exit: 2, message: `node-agent: ${describeError(err)}\n\n${usage}` };
   }
   const command = parsed.positionals[0] ?? '';
+  // kubelet's --version, beside the version command.
+  if (parsed.values.version) return { exit: 0, message: agentVersion };
   if (parsed.values.help || command === '' || command === 'help') return { exit: command === '' && !parsed.values.help ? 2 : 0, message: usage };
   if (command === 'version') return { exit: 0, message: agentVersion };
   if (command !== 'run' && command !== 'check' && command !== 'report') return { exit: 2, message: `node-agent: unknown command "${command}"\n\n${usage}` };

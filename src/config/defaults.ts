@@ -13,6 +13,8 @@ export const configDefaults = {
   directories: {
     root: '/var/lib/node-agent', // --root-dir
     logs: '/var/log/pods', // podLogsDir
+    // The kubelet's fixed legacy log links, <pod>_<namespace>_<container>-<id>.log, for log shippers.
+    containerLogs: '/var/log/containers',
     manifests: '/etc/node-agent/manifests', // staticPodPath
     cniBin: '/opt/cni/bin',
     cniConf: '/etc/cni/net.d',

@@ -33,7 +33,7 @@ export const configSchema: Shape = {
   clusterDNS: 'value',
   clusterDomain: 'value',
   resolvConf: 'value',
-  directories: { root: 'value', logs: 'value', manifests: 'value', cniBin: 'value', cniConf: 'value' },
+  directories: { root: 'value', logs: 'value', containerLogs: 'value', manifests: 'value', cniBin: 'value', cniConf: 'value' },
   nodeLabels: 'map',
   registerWithTaints: listOf({ key: 'value', value: 'value', effect: 'value' }),
   maxPods: 'value',

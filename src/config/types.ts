@@ -42,7 +42,7 @@ export interface AgentConfig {
   clusterDomain: string;
   /** The node's resolver file, used for the Default DNS policy and appended searches. */
   resolvConf: string;
-  directories: { root: string; logs: string; manifests: string; cniBin: string; cniConf: string };
+  directories: { root: string; logs: string; containerLogs: string; manifests: string; cniBin: string; cniConf: string };
   nodeLabels: Record<string, string>;
   registerWithTaints: Taint[];
   maxPods: number;

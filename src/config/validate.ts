@@ -158,7 +158,7 @@ export function validateConfig(input: ConfigInput, env: { hostname?: string } = 
     if (!value.startsWith('/')) add(path, `"${value}" is not an absolute path`, `write ${path} as an absolute path`);
     return value;
   };
-  const directories = { root: dir('root'), logs: dir('logs'), manifests: dir('manifests'), cniBin: dir('cniBin'), cniConf: dir('cniConf') };
+  const directories = { root: dir('root'), logs: dir('logs'), containerLogs: dir('containerLogs'), manifests: dir('manifests'), cniBin: dir('cniBin'), cniConf: dir('cniConf') };
 
   const nodeLabels: Record<string, string> = {};
   const labelsRaw = lookup(input, 'nodeLabels');

@@ -346,6 +346,7 @@ export class Lab {
       root: join(worker.dir, 'root'),
       cniConf: join(worker.dir, 'cni-conf'),
       podLogs: join(worker.dir, 'pod-logs'),
+      containerLogs: join(worker.dir, 'containers'),
     };
   }
 
@@ -374,6 +375,7 @@ export class Lab {
       directories: {
         root: paths.root,
         logs: paths.podLogs,
+        containerLogs: paths.containerLogs,
         manifests: join(worker.dir, 'manifests'),
         cniBin: '/opt/cni/bin',
         cniConf: paths.cniConf,

@@ -17,6 +17,9 @@ import { ProbeManager } from '../probes/probe-manager.ts';
 import { unhealthyEvent } from '../probes/probe-events.ts';
 import { runProbe } from '../probes/run-probe.ts';
 import { CachingPodApi } from '../kube/caching-pod-api.ts';
+import { ContainerLogLinks } from './container-log-links.ts';
+import { describeError } from '../errors.ts';
+import { sleep } from '../util/sleep.ts';
 import { volumeObjectReferences } from '../volumes/references.ts';
 
 /** The node's resolver and hosts files, read once at start; missing files mean empty settings. */
@@ -95,6 +98,14 @@ export function createPodStack(options: {
     },
     logger: log,
   });
+  const logLinks = new ContainerLogLinks(config.directories.containerLogs);
+  /** The kubelet's container GC sweeps dangling log links every minute; so does the agent. */
+  const sweepLogLinks = async (signal: AbortSignal): Promise<void> => {
+    while (!signal.aborted) {
+      await logLinks.sweep().catch((err: unknown) => log.warn({ dir: logLinks.dir, err: describeError(err) }, 'sweeping container log links failed'));
+      await sleep(60_000, signal);
+    }
+  };
   const syncer = new PodSyncer({
     runtime,
     runtimeName: options.runtimeName,
@@ -113,6 +124,7 @@ export function createPodStack(options: {
       nodeHosts: readOptional('/etc/hosts'),
     },
     probes,
+    logLinks,
     ...(options.networkNotReady ? { networkNotReady: options.networkNotReady } : {}),
     log,
   });
@@ -152,7 +164,7 @@ export function createPodStack(options: {
     }),
     async run(signal: AbortSignal): Promise<void> {
       try {
-        await Promise.all([podManager.run(signal), staticSource.run(signal), apiSource?.run(signal)]);
+        await Promise.all([podManager.run(signal), staticSource.run(signal), apiSource?.run(signal), sweepLogLinks(signal)]);
       } finally {
         probes.close();
         cached?.close();

@@ -24,6 +24,7 @@ import { attemptsOf, latestSandbox, type ObservedPod } from './observed.ts';
 import { Labels } from '../runtime/labels.ts';
 import { podCgroupParent, podPortMappings, sandboxSecurity } from './sandbox-config.ts';
 import { removePodCgroups } from './pod-cgroups.ts';
+import type { ContainerLogLinks } from './container-log-links.ts';
 import type { SubPathRequest } from '../volumes/volume-manager.ts';
 
 /** Where each volume of a pod lives on the host, set up before its containers start. */
@@ -51,6 +52,8 @@ export interface PodSyncDeps {
   dns: { cluster: ClusterDns; host: DnsConfig; nodeHosts: string };
   /** Runs the containers' probes; the syncer registers running containers and reads verdicts. */
   probes?: ProbeManager;
+  /** /var/log/containers links, made once a container has started. */
+  logLinks?: ContainerLogLinks;
   /**
    * Why pods cannot get a network yet (no podCIDR, bridge or CNI config), undefined once they
    * can. While it says something, only host-network pods get a sandbox (kubelet's SyncPod).
@@ -236,7 +239,10 @@ export class PodSyncer {
     await this.killPod(pod, observed, options.reason, log);
     if (options.remove) {
       for (const s of observed.sandboxes) await this.deps.runtime.removeSandbox(s.id);
-      for (const c of observed.containers) await this.deps.runtime.removeContainer(c.id).catch(() => undefined);
+      for (const c of observed.containers) {
+        await this.deps.runtime.removeContainer(c.id).catch(() => undefined);
+        await this.deps.logLinks?.unlink(pod.metadata?.name ?? '', pod.metadata?.namespace ?? 'default', c.name, c.id).catch(() => undefined);
+      }
       await this.deps.volumes.tearDown(uid);
       const left = await (this.deps.removePodCgroups ?? removePodCgroups)(uid);
       if (left.length > 0) log.warn({ cgroups: left }, 'pod cgroups still in use; left in place');
@@ -421,6 +427,10 @@ export class PodSyncer {
     }
     this.event(pod, 'Normal', 'Started', `Started container ${spec.name}`, spec.name);
     log.info({ container: spec.name, attempt: start.attempt, id: id.slice(0, 12) }, 'container started');
+    // As the kubelet: a link that cannot be made is logged, and the container runs on regardless.
+    await this.deps.logLinks
+      ?.link(pod.metadata?.name ?? '', pod.metadata?.namespace ?? 'default', spec.name, id, join(sandbox.logDirectory, config.logPath))
+      .catch((err: unknown) => log.warn({ container: spec.name, err: describeError(err) }, 'cannot link the container log into the container logs directory'));
 
     const postStart = spec.lifecycle?.postStart;
     if (postStart) {

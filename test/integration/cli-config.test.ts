@@ -104,6 +104,10 @@ describe('node-agent configuration errors', () => {
 
   it('prints its version and usage', async () => {
     expect((await runAgent(['version'])).stdout).toMatch(/^v\d+\.\d+\.\d+$/);
+    expect((await runAgent(['--version'])).stdout).toMatch(/^v\d+\.\d+\.\d+$/);
+    const report = await runAgent(['run', '--output', 'json']);
+    expect(report.exitCode).toBe(2);
+    expect(report.stderr).toContain('--output is for "node-agent report" only');
     const usage = await runAgent(['--help']);
     expect(usage.exitCode).toBe(0);
     expect(usage.stdout).toContain('node-agent run');

@@ -206,7 +206,7 @@ for (const runtime of testRuntimes) describe(`pod lifecycle on ${runtime}`, () =
     // The same runtime the lab's worker uses (the machine's dockerd, or worker-1's containerd).
     const endpoint = runtime === 'containerd' ? ['--runtime', 'containerd', '--runtime-endpoint', `unix://${lab.containerdSocket('worker-1')}`] : ['--runtime', 'docker'];
     const agent = execa(join(repo, 'bin/node-agent'), ['run', '--standalone', '--network', 'none', ...endpoint, '--node-name', node, '--node-ip', '127.0.0.1', '--root-dir', root, '--healthz-port', '0',
-      '--pod-manifest-path', join(dir, 'manifests'), '--pod-logs-dir', join(dir, 'logs')], { reject: false });
+      '--pod-manifest-path', join(dir, 'manifests'), '--pod-logs-dir', join(dir, 'logs'), '--container-logs-dir', join(dir, 'containers')], { reject: false });
     const theirs = runtimeCli(lab, 'worker-1', { node, root });
     try {
       const id = await eventually('the static pod container running', 40_000, async () => (await theirs.containers({ 'io.kubernetes.container.name': 'web' }))[0]);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { Lab } from '../../src/lab/lab.ts';
@@ -139,8 +139,13 @@ for (const runtime of testRuntimes) describe(`pods on ${runtime}`, () => {
     const text = await readFile(join(logDir, 'c', '0.log'), 'utf8');
     const lines = logFileLines(text).map((l) => l.trim());
     expect(lines).toEqual([`1000:3000:identity:${worker.ip}:32`, 'read-only']);
+    // The kubelet's link for log shippers: /var/log/containers/<pod>_<namespace>_<container>-<id>.log.
+    const containerId = String(identity.status.containerStatuses[0].containerID).replace(/^\w+:\/\//, '');
+    const link = join(lab.agentPaths(worker).containerLogs, `identity_default_c-${containerId}.log`);
+    expect(await readFile(link, 'utf8')).toBe(text);
     await kubectl(lab, ['delete', 'pod', 'hog', 'identity', '--wait=false']);
-  }, 90_000);
+    await eventually('the log link gone with the pod', 60_000, async () => !(await readlink(link).then(() => true, () => false)));
+  }, 150_000);
 
   it('the subPath attack: an init container links / into an emptyDir; a container mounting that subPath gets CreateContainerConfigError and nothing of the host', async () => {
     const node = 'worker-1';
