@@ -14,6 +14,13 @@ fi
 install -d -m 0755 /etc/node-agent
 install -m 0644 "$from/config.yaml" /etc/node-agent/config.yaml
 install -m 0600 "$from/kubeconfig" /etc/node-agent/kubeconfig
+# The kubelet API's certificate (the apiserver verifies it) and the client CA.
+if [ -f "$from/kubelet.crt" ]; then
+  install -d -m 0700 /etc/node-agent/pki
+  install -m 0644 "$from/kubelet.crt" /etc/node-agent/pki/kubelet.crt
+  install -m 0600 "$from/kubelet.key" /etc/node-agent/pki/kubelet.key
+  install -m 0644 "$from/ca.crt" /etc/node-agent/pki/ca.crt
+fi
 install -m 0644 "$repo/systemd/node-agent.service" /etc/systemd/system/node-agent.service
 /opt/node-agent/bin/node-agent check --config /etc/node-agent/config.yaml || echo "install-service: see the FAIL lines above; the service retries until they are fixed" >&2
 systemctl daemon-reload

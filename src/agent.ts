@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { CoreV1Api, type V1Node } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig, type V1Node } from '@kubernetes/client-node';
 import type { AgentConfig } from './config/types.ts';
 import type { Registry } from 'prom-client';
 import { startHealthz } from './healthz.ts';
@@ -26,7 +26,9 @@ import { ensureDataDirs } from './node/data-dirs.ts';
 import { ImageFsLocator } from './node/image-fs.ts';
 import { registerNode } from './node/registration.ts';
 import { NodeStatusManager } from './node/status-manager.ts';
-import { createPodStack } from './pods/pod-stack.ts';
+import { createPodStack, type PodStack } from './pods/pod-stack.ts';
+import { startKubeletServer } from './server/start-kubelet-server.ts';
+import type { KubeletServer } from './server/kubelet-server.ts';
 import { createRuntime } from './runtime/create-runtime.ts';
 import { formatRuntimeVersion } from './runtime/types.ts';
 import { describeError } from './errors.ts';
@@ -112,6 +114,18 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
     },
     log,
   });
+  let kubeletServer: KubeletServer | undefined;
+  /** The kubelet API; a port it cannot have is logged and the node runs on without it, as with /healthz. */
+  const serveKubeletApi = async (kc: KubeConfig | undefined, pods: PodStack): Promise<KubeletServer | undefined> => {
+    try {
+      const server = await startKubeletServer({ config, kc, runtime, pods: () => pods.manager.pods(), podStatus: (uid) => pods.statusSync.get(uid), log });
+      if (server) stats['kubeletApi'] = server.stats;
+      return server;
+    } catch (err) {
+      log.error({ port: config.port, err: describeError(err) }, 'cannot serve the kubelet API; kubectl logs will not reach this node until the agent restarts');
+      return undefined;
+    }
+  };
   try {
     if (config.standalone || config.kubeconfig === undefined) {
       log.info({ manifests: config.directories.manifests }, 'standalone mode: no apiserver; running static pods only');
@@ -119,6 +133,7 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
       const pods = createPodStack({ config, runtime, runtimeName, kc: undefined, api: undefined, events: nullRecorder, nodeAllocatable: () => ({ cpu: String(machine.cpuCores), memory: String(machine.memoryBytes) }), ...(networkNotReady ? { networkNotReady } : {}), log });
       Object.assign(stats, { pods: pods.stats });
       metrics = agentMetrics({ nodeName: config.nodeName, runningPods: () => pods.manager.pods().length, probeRuns: () => pods.probes.stats().runs });
+      kubeletServer = await serveKubeletApi(undefined, pods);
       await pods.run(signal);
       return;
     }
@@ -285,9 +300,11 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
       probeRuns: () => pods.probes.stats().runs,
       ...(nodeNetwork ? { peerSyncs: () => nodeNetwork.stats.peerSyncs } : {}),
     });
+    kubeletServer = await serveKubeletApi(kc, pods);
     const monitors = runMonitors(allMonitors, problems, signal, log);
     await Promise.all([status.run(signal), lease.run(signal), nodeWatch.run(signal), pods.run(signal), peerWatch?.run(signal), resync(), monitors]);
   } finally {
+    await kubeletServer?.close();
     nodeNetwork?.close();
     await cniServer?.close();
     podNetwork?.close();

@@ -21,6 +21,11 @@ export const configDefaults = {
   },
   maxPods: 110, // maxPods
   port: 10250, // port
+  address: '0.0.0.0', // address
+  // authentication.webhook.cacheTTL, authorization.webhook.cacheAuthorizedTTL / cacheUnauthorizedTTL
+  authnCacheTTL: '2m',
+  authzCacheAuthorizedTTL: '5m',
+  authzCacheUnauthorizedTTL: '30s',
   healthzBindAddress: '127.0.0.1', // healthzBindAddress
   healthzPort: 10248, // healthzPort
   nodeStatusUpdateFrequency: '10s', // nodeStatusUpdateFrequency

@@ -46,8 +46,21 @@ export interface AgentConfig {
   nodeLabels: Record<string, string>;
   registerWithTaints: Taint[];
   maxPods: number;
-  /** Port reported in daemonEndpoints (the kubelet API port). */
+  /** The kubelet API (TLS): its port, reported in daemonEndpoints; 0 serves none. */
   port: number;
+  /** The kubelet's `address`: where the API listens (all addresses by default). */
+  address: string;
+  /** The API's serving certificate; without one the agent makes a self-signed one under its root, as the kubelet does. */
+  tlsCertFile: string | undefined;
+  tlsPrivateKeyFile: string | undefined;
+  /**
+   * KubeletConfiguration's authentication: client certificates signed by clientCAFile; bearer
+   * tokens checked with the apiserver's TokenReview (cached cacheTTL); anonymous requests
+   * refused unless enabled (then they are system:anonymous, and still authorized).
+   */
+  authentication: { anonymous: boolean; webhook: { enabled: boolean; cacheTTLMs: number }; x509: { clientCAFile: string | undefined } };
+  /** Webhook: every request is a SubjectAccessReview (cached); AlwaysAllow: any authenticated user may do anything. */
+  authorization: { mode: 'Webhook' | 'AlwaysAllow'; webhook: { cacheAuthorizedTTLMs: number; cacheUnauthorizedTTLMs: number } };
   /** Where /healthz is served; port 0 turns it off. */
   healthz: { bindAddress: string; port: number };
   nodeStatusUpdateFrequencyMs: number;

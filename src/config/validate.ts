@@ -235,6 +235,31 @@ export function validateConfig(input: ConfigInput, env: { hostname?: string } = 
     }
   }
 
+  const pathOrUndefined = (key: string): string | undefined => {
+    const value = str(key);
+    if (value !== undefined && !value.startsWith('/')) add(key, `"${value}" is not an absolute path`, 'write it as an absolute path');
+    return value;
+  };
+  const tlsCertFile = pathOrUndefined('tlsCertFile');
+  const tlsPrivateKeyFile = pathOrUndefined('tlsPrivateKeyFile');
+  if ((tlsCertFile === undefined) !== (tlsPrivateKeyFile === undefined)) {
+    add(tlsCertFile ? 'tlsPrivateKeyFile' : 'tlsCertFile', 'is needed with the other one', 'set both tlsCertFile and tlsPrivateKeyFile, or neither (a self-signed certificate is made)');
+  }
+  const address = str('address') ?? configDefaults.address;
+  if (parseIpv4(address) === undefined) add('address', `"${address}" is not an IPv4 address`, 'use 0.0.0.0 (all addresses) or the node IP');
+  const authentication = {
+    anonymous: bool('authentication.anonymous.enabled', false),
+    webhook: { enabled: bool('authentication.webhook.enabled', true), cacheTTLMs: duration('authentication.webhook.cacheTTL', configDefaults.authnCacheTTL, 0) },
+    x509: { clientCAFile: pathOrUndefined('authentication.x509.clientCAFile') },
+  };
+  const authorization = {
+    mode: oneOf('authorization.mode', ['Webhook', 'AlwaysAllow'] as const, 'Webhook'),
+    webhook: {
+      cacheAuthorizedTTLMs: duration('authorization.webhook.cacheAuthorizedTTL', configDefaults.authzCacheAuthorizedTTL, 0),
+      cacheUnauthorizedTTLMs: duration('authorization.webhook.cacheUnauthorizedTTL', configDefaults.authzCacheUnauthorizedTTL, 0),
+    },
+  };
+
   const statusUpdate = duration('nodeStatusUpdateFrequency', configDefaults.nodeStatusUpdateFrequency, 1000);
   const statusReport = duration('nodeStatusReportFrequency', configDefaults.nodeStatusReportFrequency, 1000);
   const leaseSeconds = num('nodeLeaseDurationSeconds', configDefaults.nodeLeaseDurationSeconds, 4, 3600);
@@ -255,7 +280,12 @@ export function validateConfig(input: ConfigInput, env: { hostname?: string } = 
     nodeLabels,
     registerWithTaints,
     maxPods: num('maxPods', configDefaults.maxPods, 1, 10_000),
-    port: num('port', configDefaults.port, 1, 65_535),
+    port: num('port', configDefaults.port, 0, 65_535),
+    address,
+    tlsCertFile,
+    tlsPrivateKeyFile,
+    authentication,
+    authorization,
     healthz: { bindAddress: str('healthzBindAddress') ?? configDefaults.healthzBindAddress, port: num('healthzPort', configDefaults.healthzPort, 0, 65_535) },
     nodeStatusUpdateFrequencyMs: statusUpdate,
     nodeStatusReportFrequencyMs: Math.max(statusReport, statusUpdate),

@@ -361,6 +361,10 @@ export class Lab {
     const certName = `node-${worker.name}`;
     await this.pki.ensureClient({ name: certName, commonName: `system:node:${worker.name}`, organizations: ['system:nodes'] });
     await writeKubeconfig(paths.kubeconfig, { server: this.topology.apiserverURL, caFile: this.pki.caCert, certFile: this.pki.cert(certName), keyFile: this.pki.key(certName), user: `system:node:${worker.name}` });
+    // The kubelet API's serving certificate from the cluster CA, for the node IP: the apiserver
+    // checks it (--kubelet-certificate-authority) when it proxies kubectl logs to the node.
+    const servingName = `kubelet-${worker.name}`;
+    await this.pki.ensureServing(servingName, worker.name, [worker.ip], [worker.name]);
     const config = {
       nodeName: worker.name,
       nodeIP: worker.ip,
@@ -372,6 +376,9 @@ export class Lab {
       // Each node's kernel log is its own file of kmsg lines: the machines of the lab share one
       // kernel, and a line meant for one node must not show on all of them (kmsgPath()).
       problemDetector: { kernelMonitor: { logPath: this.kmsgPath(worker) } },
+      tlsCertFile: this.pki.cert(servingName),
+      tlsPrivateKeyFile: this.pki.key(servingName),
+      authentication: { x509: { clientCAFile: this.pki.caCert } },
       directories: {
         root: paths.root,
         logs: paths.podLogs,

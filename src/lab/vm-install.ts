@@ -50,6 +50,13 @@ export async function writeVmFiles(lab: Lab, binDir: string, outDir: string): Pr
     const certName = `node-${worker.name}`;
     await lab.pki.ensureClient({ name: certName, commonName: `system:node:${worker.name}`, organizations: ['system:nodes'] });
     await writeKubeconfig(join(dir, 'kubeconfig'), { server: lab.topology.apiserverURL, caFile: lab.pki.caCert, certFile: lab.pki.cert(certName), keyFile: lab.pki.key(certName), user: `system:node:${worker.name}` });
+    // The kubelet API's serving certificate from the cluster CA, and the CA for client certificates.
+    const servingName = `kubelet-${worker.name}`;
+    await lab.pki.ensureServing(servingName, worker.name, [worker.ip], [worker.name]);
+    await copyFile(lab.pki.cert(servingName), join(dir, 'kubelet.crt'));
+    await copyFile(lab.pki.key(servingName), join(dir, 'kubelet.key'));
+    await copyFile(lab.pki.caCert, join(dir, 'ca.crt'));
+    written.push(join(dir, 'kubelet.crt'), join(dir, 'kubelet.key'), join(dir, 'ca.crt'));
     // On a VM the agent keeps the default directories; only identity and network differ per node.
     const config = {
       nodeName: worker.name,
@@ -60,6 +67,9 @@ export async function writeVmFiles(lab: Lab, binDir: string, outDir: string): Pr
       // containerd at its default socket, or the machine's dockerd: as `--runtime` says.
       runtime: { type: lab.topology.options.runtime },
       network: { mode: lab.topology.options.network },
+      tlsCertFile: '/etc/node-agent/pki/kubelet.crt',
+      tlsPrivateKeyFile: '/etc/node-agent/pki/kubelet.key',
+      authentication: { x509: { clientCAFile: '/etc/node-agent/pki/ca.crt' } },
     };
     await writeFile(join(dir, 'config.yaml'), yaml.dump(config));
     written.push(join(dir, 'config.yaml'), join(dir, 'kubeconfig'));

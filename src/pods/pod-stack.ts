@@ -172,3 +172,6 @@ export function createPodStack(options: {
     },
   };
 }
+
+/** The pod stack's parts others hold (the kubelet API reads its pods and their statuses). */
+export type PodStack = ReturnType<typeof createPodStack>;

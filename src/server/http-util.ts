@@ -1,0 +1,29 @@
+import type { ServerResponse } from 'node:http';
+
+/**
+ * An error as the kubelet answers it: the message as plain text (Go's http.Error), which the
+ * apiserver hands on and kubectl prints as it is ("Error from server (BadRequest): <message>").
+ * `reason` is kept for the log.
+ */
+export function sendStatus(res: ServerResponse, code: number, _reason: string, message: string): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  res.writeHead(code, { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' }).end(`${message}\n`);
+}
+
+export function sendJson(res: ServerResponse, value: unknown): void {
+  res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+}
+
+/** An error a handler throws to answer with this code and message. */
+export class HttpError extends Error {
+  readonly code: number;
+  readonly reason: string;
+  constructor(code: number, reason: string, message: string) {
+    super(message);
+    this.code = code;
+    this.reason = reason;
+  }
+}
