@@ -272,13 +272,13 @@ interface TailStart {
  */
 async function findTailStart(handle: FileHandle, lines: number, filter: TailFilter): Promise<TailStart> {
   const { wanted, sinceMs, signal, format } = filter;
+  let counted = 0;
   // A line counts if it will be written; pieces of the other stream are not looked at at all.
   const counts = (piece: LogPiece): boolean => counted < lines && (sinceMs === undefined || piece.timeMs >= sinceMs);
   const { size } = await handle.stat();
   let end: number | undefined;
   let start: number | undefined;
   let minOffset: number | undefined;
-  let counted = 0;
   /** Streams whose counted line's first piece is still ahead (further back). */
   const open = new Set<LogStream>();
   /** Streams whose last complete piece has been seen: their partial pieces are no longer trailing. */
@@ -404,6 +404,11 @@ function waitForDrain(out: LogSink, signal: AbortSignal | undefined): Promise<vo
  * `signal` aborts, or once `stillRunning` resolves false and the file has been read to its end.
  * A rotation (the path now names a new file) is followed: the old file is read to its end, then
  * the new one from its start. tailLines applies to the first file read only.
+ *
+ * Limits: lines are decoded as UTF-8, so bytes that are not (binary output) come out as U+FFFD;
+ * a truncation in place is noticed only when the file is found shorter than what was read; a
+ * line's partial pieces lying before all of the last N lines (the other stream wrote N lines
+ * while it waited for its end) are not looked for, so a follow that sees its end writes it short.
  */
 export async function readContainerLog(path: string, out: LogSink, options: LogReadOptions & LogFollowControl = {}): Promise<void> {
   await new LogCopy(path, out, options).run();
