@@ -6,8 +6,8 @@ import type { Logger } from './log/logger.ts';
 /**
  * The kubelet's local health endpoint (127.0.0.1:10248 by default): /healthz says "ok" while the
  * agent is alive, /statusz has the counters of its loops as JSON (operators, tests), /metrics the
- * Prometheus metrics, and /network/peers this node's view of every peer's route or tunnel (read
- * by `node-agent report`). It listens on loopback unless configured otherwise: none of it is
+ * Prometheus metrics, and the documents `node-agent report` reads (/problems, /network/peers:
+ * this node's view of every peer's route or tunnel). It listens on loopback unless configured otherwise: none of it is
  * secret, but none of it is for the cluster either.
  */
 export async function startHealthz(options: {
@@ -23,6 +23,7 @@ export async function startHealthz(options: {
   const json = (value: unknown): string => JSON.stringify(value, (_key, v: unknown) => (typeof v === 'function' ? (v as () => unknown)() : v));
   const server = createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0] ?? '';
+    const registry = path === '/metrics' ? options.metrics?.() : undefined;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
     } else if (path === '/healthz') {
@@ -30,8 +31,7 @@ export async function startHealthz(options: {
     } else if (path === '/statusz') {
       // Counters given as functions (computed on demand) are called here.
       res.writeHead(200, { 'content-type': 'application/json' }).end(json(options.statusz()));
-    } else if (path === '/metrics' && options.metrics?.()) {
-      const registry = options.metrics()!;
+    } else if (registry) {
       registry.metrics().then(
         (body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body),
         (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${describeError(err)}\n`),

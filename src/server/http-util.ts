@@ -3,9 +3,8 @@ import type { ServerResponse } from 'node:http';
 /**
  * An error as the kubelet answers it: the message as plain text (Go's http.Error), which the
  * apiserver hands on and kubectl prints as it is ("Error from server (BadRequest): <message>").
- * `reason` is kept for the log.
  */
-export function sendStatus(res: ServerResponse, code: number, _reason: string, message: string): void {
+export function sendError(res: ServerResponse, code: number, message: string): void {
   if (res.headersSent) {
     res.end();
     return;
@@ -20,10 +19,8 @@ export function sendJson(res: ServerResponse, value: unknown): void {
 /** An error a handler throws to answer with this code and message. */
 export class HttpError extends Error {
   readonly code: number;
-  readonly reason: string;
-  constructor(code: number, reason: string, message: string) {
+  constructor(code: number, message: string) {
     super(message);
     this.code = code;
-    this.reason = reason;
   }
 }

@@ -4,7 +4,7 @@ import { describeError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Authenticator, UserInfo } from './authenticator.ts';
 import type { Authorizer } from './authorizer.ts';
-import { HttpError, sendStatus } from './http-util.ts';
+import { HttpError, sendError } from './http-util.ts';
 import { forbiddenMessage, requestAttributes } from './request-attributes.ts';
 
 /**
@@ -58,7 +58,7 @@ export class KubeletServer {
       this.handle(req, res).catch((err: unknown) => {
         this.stats.errors++;
         o.log.error({ path: req.url, err: describeError(err) }, 'kubelet API request failed');
-        sendStatus(res, 500, 'InternalError', describeError(err));
+        sendError(res, 500, describeError(err));
       });
     });
     // Idle keep-alive connections must not pin the process at shutdown.
@@ -95,7 +95,7 @@ export class KubeletServer {
     if (!authn.ok) {
       this.stats.unauthorized++;
       o.log.warn({ path, remote: req.socket.remoteAddress, why: authn.why }, 'kubelet API: unauthorized request (401)');
-      sendStatus(res, 401, 'Unauthorized', 'Unauthorized');
+      sendError(res, 401, 'Unauthorized');
       return;
     }
     const attributes = requestAttributes(req.method ?? 'GET', path, o.nodeName);
@@ -103,13 +103,13 @@ export class KubeletServer {
     if (!authz.allowed) {
       this.stats.forbidden++;
       o.log.warn({ path, user: authn.user.username, verb: attributes.verb, subresource: attributes.subresource, reason: authz.reason }, 'kubelet API: forbidden request (403)');
-      sendStatus(res, 403, 'Forbidden', forbiddenMessage(authn.user.username, attributes));
+      sendError(res, 403, forbiddenMessage(authn.user.username, attributes));
       return;
     }
     const segment = `/${path.split('/')[1] ?? ''}`;
     const handler = Object.hasOwn(o.handlers, segment) ? o.handlers[segment] : undefined;
     if (!handler) {
-      sendStatus(res, 404, 'NotFound', `${path} is not served here`);
+      sendError(res, 404, `${path} is not served here`);
       return;
     }
     const gone = new AbortController();
@@ -118,7 +118,7 @@ export class KubeletServer {
       await handler(req, res, { path, query: url.searchParams, user: authn.user, signal: gone.signal });
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
-      sendStatus(res, err.code, err.reason, err.message);
+      sendError(res, err.code, err.message);
     }
   }
 }

@@ -23,7 +23,7 @@ function positiveInt(q: URLSearchParams, key: string, min: number): number | und
   const raw = q.get(key);
   if (raw === null || raw === '') return undefined;
   const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < min) throw new HttpError(400, 'BadRequest', `${key} must be a whole number of at least ${min}, not ${JSON.stringify(raw)}`);
+  if (!Number.isSafeInteger(n) || n < min) throw new HttpError(400, `${key} must be a whole number of at least ${min}, not ${JSON.stringify(raw)}`);
   return n;
 }
 
@@ -33,11 +33,11 @@ export function parseLogQuery(q: URLSearchParams, now: number): LogQuery {
   const limitBytes = positiveInt(q, 'limitBytes', 1);
   const sinceSeconds = positiveInt(q, 'sinceSeconds', 1);
   const sinceTimeRaw = q.get('sinceTime');
-  if (sinceSeconds !== undefined && sinceTimeRaw) throw new HttpError(400, 'BadRequest', 'at most one of sinceTime or sinceSeconds may be given');
+  if (sinceSeconds !== undefined && sinceTimeRaw) throw new HttpError(400, 'at most one of sinceTime or sinceSeconds may be given');
   let sinceTime: Date | undefined;
   if (sinceTimeRaw) {
     sinceTime = new Date(sinceTimeRaw);
-    if (Number.isNaN(sinceTime.getTime())) throw new HttpError(400, 'BadRequest', `sinceTime must be an RFC 3339 time, not ${JSON.stringify(sinceTimeRaw)}`);
+    if (Number.isNaN(sinceTime.getTime())) throw new HttpError(400, `sinceTime must be an RFC 3339 time, not ${JSON.stringify(sinceTimeRaw)}`);
   } else if (sinceSeconds !== undefined) {
     sinceTime = new Date(now - sinceSeconds * 1000);
   }
@@ -54,24 +54,24 @@ export function parseLogQuery(q: URLSearchParams, now: number): LogQuery {
 export function containerLogsHandler(deps: { findPod: (namespace: string, name: string) => V1Pod | undefined; runtime: Runtime; now?: () => number }): Handler {
   return async (req, res, ctx) => {
     const parts = ctx.path.split('/').slice(2).map(decodeURIComponent);
-    if (parts.length !== 3 || parts.some((p) => p === '')) throw new HttpError(400, 'BadRequest', 'use /containerLogs/{namespace}/{pod}/{container}');
+    if (parts.length !== 3 || parts.some((p) => p === '')) throw new HttpError(400, 'use /containerLogs/{namespace}/{pod}/{container}');
     const [namespace, podName, containerName] = parts as [string, string, string];
     const query = parseLogQuery(ctx.query, (deps.now ?? Date.now)());
     const pod = deps.findPod(namespace, podName);
-    if (!pod) throw new HttpError(404, 'NotFound', `pod "${podName}" in namespace "${namespace}" is not on this node`);
+    if (!pod) throw new HttpError(404, `pod "${podName}" in namespace "${namespace}" is not on this node`);
     const names = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => c.name);
-    if (!names.includes(containerName)) throw new HttpError(400, 'BadRequest', `container "${containerName}" is not valid for pod "${podName}"; its containers are ${names.join(', ')}`);
+    if (!names.includes(containerName)) throw new HttpError(400, `container "${containerName}" is not valid for pod "${podName}"; its containers are ${names.join(', ')}`);
     const instances = (await deps.runtime.listContainers({ labels: { [Labels.podUid]: pod.metadata?.uid ?? '', [Labels.containerName]: containerName } })).sort(
       (a, b) => b.attempt - a.attempt || b.createdAt.getTime() - a.createdAt.getTime(),
     );
     const chosen = instances[query.previous ? 1 : 0];
     if (!chosen) {
-      throw new HttpError(400, 'BadRequest', query.previous
+      throw new HttpError(400, query.previous
         ? `previous terminated container "${containerName}" in pod "${podName}" not found`
         : `container "${containerName}" in pod "${podName}" is waiting to start: no instance of it has been created yet`);
     }
     const status = await deps.runtime.containerStatus(chosen.id);
-    if (!status.logPath) throw new HttpError(500, 'InternalError', `the runtime keeps no log file for container "${containerName}"`);
+    if (!status.logPath) throw new HttpError(500, `the runtime keeps no log file for container "${containerName}"`);
     res.writeHead(200, { 'content-type': 'text/plain', 'transfer-encoding': 'chunked' });
     // The client going away ends a follow; the container stopping ends it once its log is read.
     const stillRunning = async (): Promise<boolean> => (await deps.runtime.containerStatus(chosen.id).catch(() => undefined))?.state === 'running';
