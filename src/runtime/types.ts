@@ -5,6 +5,7 @@
  * their client types. Every object a backend creates carries the labels in `labels.ts`, so the agent
  * finds and adopts its own work and never touches anything else.
  */
+import type { Readable, Writable } from 'node:stream';
 
 export interface RuntimeVersion {
   /** Runtime name as the Node reports it, e.g. "docker" or "containerd". */
@@ -182,6 +183,36 @@ export interface ExecResult {
   timedOut: boolean;
 }
 
+/** A command to run in a container with its streams attached: `kubectl exec`. */
+export interface ExecStreamRequest {
+  command: string[];
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  tty: boolean;
+}
+
+/**
+ * A command running in a container with its streams open, for runtimes that stream through the
+ * agent (Docker). With a tty, stderr is folded into stdout and there is none.
+ */
+export interface ExecSession {
+  stdin?: Writable;
+  stdout?: Readable;
+  stderr?: Readable;
+  resize(width: number, height: number): Promise<void>;
+  /** The exit code, once the command has ended and its output has been read. */
+  exited: Promise<number>;
+  /** Drops the streams (the client went away); the command may run on, as with kubelet. */
+  close(): void;
+}
+
+/**
+ * Where an exec is served: a CRI runtime answers with its own streaming server's URL, which the
+ * agent proxies to (as kubelet does); Docker gives the streams to the agent, which serves them.
+ */
+export type StreamingExec = { kind: 'url'; url: string } | { kind: 'session'; session: ExecSession };
+
 export interface ImageInfo {
   id: string;
   repoTags: string[];
@@ -254,6 +285,8 @@ export interface Runtime {
   listSummaries(): Promise<RuntimeObjectSummary[]>;
   containerStatus(id: string): Promise<ContainerStatus>;
   execSync(id: string, command: string[], timeoutSeconds: number): Promise<ExecResult>;
+  /** Starts a command with attached streams (kubectl exec); fails like execSync for a container that is gone. */
+  execStreaming(id: string, request: ExecStreamRequest): Promise<StreamingExec>;
   /** The container's log as text (both streams, in order). */
   logs(id: string, options?: LogOptions): Promise<string>;
 

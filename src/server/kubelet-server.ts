@@ -1,11 +1,12 @@
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { describeError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Authenticator, UserInfo } from './authenticator.ts';
 import type { Authorizer } from './authorizer.ts';
-import { HttpError, sendError } from './http-util.ts';
-import { forbiddenMessage, requestAttributes } from './request-attributes.ts';
+import { HttpError, sendError, writeRawResponse } from './http-util.ts';
+import { forbiddenMessage, requestAttributes, type RequestAttributes } from './request-attributes.ts';
 
 /**
  * The kubelet API on port 10250, over TLS: every request is authenticated (client certificate,
@@ -26,6 +27,12 @@ export interface HandlerContext {
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, ctx: HandlerContext) => Promise<void>;
 
+/**
+ * A request that asks to switch protocols (exec, attach over SPDY): Node hands over the raw socket
+ * and any bytes past the headers instead of a response object. The handler owns the socket.
+ */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer, ctx: HandlerContext) => Promise<void>;
+
 export interface KubeletServerOptions {
   address: string;
   port: number;
@@ -38,8 +45,12 @@ export interface KubeletServerOptions {
   authorizer: Authorizer;
   /** By first path segment: "/healthz" serves /healthz and /healthz/... */
   handlers: Record<string, Handler>;
+  /** By first path segment, for upgrade requests; a segment without one refuses the upgrade. */
+  upgradeHandlers?: Record<string, UpgradeHandler>;
   log: Logger;
 }
+
+type Admission = { ok: true; user: UserInfo } | { ok: false; code: 401 | 403; message: string };
 
 export class KubeletServer {
   private readonly options: KubeletServerOptions;
@@ -59,6 +70,15 @@ export class KubeletServer {
         this.stats.errors++;
         o.log.error({ path: req.url, err: describeError(err) }, 'kubelet API request failed');
         sendError(res, 500, describeError(err));
+      });
+    });
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      socket.on('error', () => undefined);
+      this.handleUpgrade(req, socket, head).catch((err: unknown) => {
+        this.stats.errors++;
+        o.log.error({ path: req.url, err: describeError(err) }, 'kubelet API upgrade request failed');
+        if (socket.writable) writeRawResponse(socket, 500, {}, describeError(err));
+        else socket.destroy();
       });
     });
     // Idle keep-alive connections must not pin the process at shutdown.
@@ -86,24 +106,33 @@ export class KubeletServer {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** Authentication, then authorization; both refusals are logged with who and what, never the token. */
+  private async admit(req: IncomingMessage, path: string): Promise<Admission> {
     const o = this.options;
     this.stats.requests++;
-    const url = new URL(req.url ?? '/', 'https://node');
-    const path = url.pathname;
     const authn = await o.authenticator.authenticate(req);
     if (!authn.ok) {
       this.stats.unauthorized++;
       o.log.warn({ path, remote: req.socket.remoteAddress, why: authn.why }, 'kubelet API: unauthorized request (401)');
-      sendError(res, 401, 'Unauthorized');
-      return;
+      return { ok: false, code: 401, message: 'Unauthorized' };
     }
-    const attributes = requestAttributes(req.method ?? 'GET', path, o.nodeName);
+    const attributes: RequestAttributes = requestAttributes(req.method ?? 'GET', path, o.nodeName);
     const authz = await o.authorizer.authorize(authn.user, attributes);
     if (!authz.allowed) {
       this.stats.forbidden++;
       o.log.warn({ path, user: authn.user.username, verb: attributes.verb, subresource: attributes.subresource, reason: authz.reason }, 'kubelet API: forbidden request (403)');
-      sendError(res, 403, forbiddenMessage(authn.user.username, attributes));
+      return { ok: false, code: 403, message: forbiddenMessage(authn.user.username, attributes) };
+    }
+    return { ok: true, user: authn.user };
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const o = this.options;
+    const url = new URL(req.url ?? '/', 'https://node');
+    const path = url.pathname;
+    const admission = await this.admit(req, path);
+    if (!admission.ok) {
+      sendError(res, admission.code, admission.message);
       return;
     }
     const segment = `/${path.split('/')[1] ?? ''}`;
@@ -115,10 +144,35 @@ export class KubeletServer {
     const gone = new AbortController();
     res.once('close', () => gone.abort());
     try {
-      await handler(req, res, { path, query: url.searchParams, user: authn.user, signal: gone.signal });
+      await handler(req, res, { path, query: url.searchParams, user: admission.user, signal: gone.signal });
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
       sendError(res, err.code, err.message);
+    }
+  }
+
+  private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const url = new URL(req.url ?? '/', 'https://node');
+    const path = url.pathname;
+    const admission = await this.admit(req, path);
+    if (!admission.ok) {
+      writeRawResponse(socket, admission.code, {}, admission.message);
+      return;
+    }
+    const handlers = this.options.upgradeHandlers ?? {};
+    const segment = `/${path.split('/')[1] ?? ''}`;
+    const handler = Object.hasOwn(handlers, segment) ? handlers[segment] : undefined;
+    if (!handler) {
+      writeRawResponse(socket, 400, {}, `${path} does not upgrade; exec and attach do`);
+      return;
+    }
+    const gone = new AbortController();
+    socket.once('close', () => gone.abort());
+    try {
+      await handler(req, socket, head, { path, query: url.searchParams, user: admission.user, signal: gone.signal });
+    } catch (err) {
+      if (!(err instanceof HttpError)) throw err;
+      if (socket.writable) writeRawResponse(socket, err.code, {}, err.message);
     }
   }
 }

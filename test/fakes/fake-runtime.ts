@@ -1,9 +1,12 @@
+import { Readable } from 'node:stream';
 import { AgentError, ErrorCode } from '../../src/errors.ts';
 import { Annotations, containerLabels, sandboxLabels } from '../../src/runtime/labels.ts';
 import type {
   ContainerConfig,
   ContainerStatus,
   ExecResult,
+  ExecStreamRequest,
+  StreamingExec,
   ImageInfo,
   ListFilter,
   LogOptions,
@@ -241,6 +244,16 @@ export class FakeRuntime implements Runtime {
     this.record('execSync', [id, command, timeoutSeconds]);
     if (this.mustContainer(id).status.state !== 'running') throw new AgentError(ErrorCode.RuntimeCall, `container ${id} is not running`);
     return { exitCode: 0, stdout: '', stderr: '', timedOut: false, ...this.exec(id, command) };
+  }
+
+  /** A session whose output and exit code are execSync's answer for the command. */
+  async execStreaming(id: string, request: ExecStreamRequest): Promise<StreamingExec> {
+    this.record('execStreaming', [id, request.command]);
+    if (this.mustContainer(id).status.state !== 'running') throw new AgentError(ErrorCode.RuntimeCall, `container ${id} is not running`);
+    const answer = { exitCode: 0, stdout: '', stderr: '', ...this.exec(id, request.command) };
+    const stdout = Readable.from(answer.stdout ? [Buffer.from(answer.stdout)] : []);
+    const stderr = Readable.from(answer.stderr ? [Buffer.from(answer.stderr)] : []);
+    return { kind: 'session', session: { stdout, stderr, resize: async () => undefined, exited: Promise.resolve(answer.exitCode), close: () => undefined } };
   }
 
   async logs(id: string, _options?: LogOptions): Promise<string> {

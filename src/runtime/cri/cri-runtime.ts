@@ -8,6 +8,8 @@ import type {
   ContainerConfig,
   ContainerStatus,
   ExecResult,
+  ExecStreamRequest,
+  StreamingExec,
   ImageInfo,
   ListFilter,
   LogOptions,
@@ -282,6 +284,13 @@ export class CriRuntime implements Runtime {
     const { status } = await this.client.runtime('ContainerStatus', { containerId: id });
     if (!status || !isOwned(status.labels, this.owner)) throw new AgentError(ErrorCode.RuntimeNotFound, `container ${id} not found`);
     return toContainerStatus(status);
+  }
+
+  /** The runtime's streaming server serves the exec; the agent proxies the client's connection to this URL. */
+  async execStreaming(id: string, r: ExecStreamRequest): Promise<StreamingExec> {
+    const { url } = await this.client.runtime('Exec', { containerId: id, cmd: r.command, tty: r.tty, stdin: r.stdin, stdout: r.stdout, stderr: r.stderr && !r.tty });
+    if (!url) throw new AgentError(ErrorCode.RuntimeCall, `the runtime answered Exec for container ${id} without a streaming URL`);
+    return { kind: 'url', url };
   }
 
   async execSync(id: string, command: string[], timeoutSeconds: number): Promise<ExecResult> {

@@ -1,6 +1,6 @@
 import { mkdir, readFile, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { AgentError, ErrorCode, describeError } from '../../errors.ts';
 import type { PodNetwork } from '../../net/pod-network.ts';
@@ -15,6 +15,9 @@ import type {
   ContainerState,
   ContainerStatus,
   ExecResult,
+  ExecSession,
+  ExecStreamRequest,
+  StreamingExec,
   ImageInfo,
   ListFilter,
   LogOptions,
@@ -28,6 +31,7 @@ import type {
 import { maxExecOutputBytes } from '../types.ts';
 import { timerDelayMs } from '../../util/timer-delay.ts';
 import { socketPathOfEndpoint } from '../endpoint.ts';
+import { demuxDockerStream } from './stream-demux.ts';
 
 /** Docker has no annotations: they ride as labels with this prefix, as dockershim did. */
 const annotationPrefix = 'annotation.';
@@ -446,6 +450,49 @@ export class DockerRuntime implements Runtime {
     }
     const inspect = await exec.inspect();
     return { exitCode: inspect.ExitCode ?? -1, stdout: out.toString(), stderr: err.toString(), timedOut: false };
+  }
+
+  /**
+   * Docker has no streaming server of its own for CRI clients: the exec's hijacked connection is
+   * handed to the agent, which serves it as kubelet's dockershim did.
+   */
+  async execStreaming(id: string, r: ExecStreamRequest): Promise<StreamingExec> {
+    const exec = await this.docker.getContainer(id).exec({ Cmd: r.command, AttachStdin: r.stdin, AttachStdout: r.stdout, AttachStderr: r.stderr, Tty: r.tty });
+    const stream = await exec.start({ hijack: true, stdin: r.stdin, Tty: r.tty });
+    let stdout: Readable | undefined;
+    let stderr: Readable | undefined;
+    if (r.tty) {
+      stdout = stream;
+    } else {
+      const demuxed = demuxDockerStream(stream);
+      stdout = demuxed.stdout;
+      stderr = demuxed.stderr;
+    }
+    const ended = new Promise<void>((resolve) => {
+      stream.once('end', resolve);
+      stream.once('close', resolve);
+      stream.once('error', () => resolve());
+    });
+    const exited = ended.then(async () => {
+      // The attach stream closes as the process exits; Docker may record the code a moment later.
+      for (let i = 0; i < 20; i++) {
+        const info = await exec.inspect();
+        if (!info.Running) return info.ExitCode ?? -1;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return -1;
+    });
+    const session: ExecSession = {
+      ...(r.stdin ? { stdin: stream } : {}),
+      ...(stdout && (r.stdout || r.tty) ? { stdout } : {}),
+      ...(stderr && r.stderr && !r.tty ? { stderr } : {}),
+      resize: async (width, height) => {
+        await exec.resize({ w: width, h: height });
+      },
+      exited,
+      close: () => stream.destroy(),
+    };
+    return { kind: 'session', session };
   }
 
   async logs(id: string, options: LogOptions = {}): Promise<string> {

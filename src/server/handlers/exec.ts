@@ -1,0 +1,96 @@
+import type { Logger } from '../../log/logger.ts';
+import { HttpError } from '../http-util.ts';
+import type { Handler, UpgradeHandler } from '../kubelet-server.ts';
+import { runningPodContainer, type PodContainerDeps } from '../pod-container.ts';
+import { proxyUpgrade } from '../streaming/proxy-upgrade.ts';
+import { acceptRemoteCommand } from '../streaming/remote-command-server.ts';
+import { execRequestFromQuery, RemoteCommandError } from '../streaming/remote-command.ts';
+
+/**
+ * /exec/{namespace}/{pod}/{container}?command=...&input=1&output=1&error=1&tty=1: `kubectl exec`,
+ * which kube-apiserver sends here as a SPDY upgrade. A CRI runtime serves the streams itself
+ * (the agent proxies to the URL its Exec answers); with Docker the agent serves them. Either
+ * way the command's exit code reaches kubectl on the error stream.
+ */
+export function execUpgradeHandler(deps: PodContainerDeps & { log: Logger }): UpgradeHandler {
+  return async (req, socket, head, ctx) => {
+    let request;
+    try {
+      request = execRequestFromQuery(ctx.query);
+    } catch (err) {
+      if (err instanceof RemoteCommandError) throw new HttpError(err.code, err.message);
+      throw err;
+    }
+    const { pod, containerName, instance } = await runningPodContainer(deps, ctx.path);
+    const log = deps.log.child({ pod: pod.metadata?.name, namespace: pod.metadata?.namespace, uid: pod.metadata?.uid, container: containerName });
+    // Arguments can hold anything the user typed; only their number is logged.
+    log.info({ user: ctx.user.username, args: request.command.length, tty: request.tty, stdin: request.stdin }, 'exec into container');
+    const target = await deps.runtime.execStreaming(instance.id, request).catch((err: unknown) => {
+      throw new HttpError(500, `error executing command in container: ${err instanceof Error ? err.message : String(err)}`);
+    });
+    if (target.kind === 'url') {
+      await proxyUpgrade(req, socket, head, target.url).catch((err: unknown) => {
+        if (err instanceof RemoteCommandError) throw new HttpError(err.code, err.message);
+        throw err;
+      });
+      return;
+    }
+    const exec = target.session;
+    let streams;
+    try {
+      streams = await acceptRemoteCommand(req, socket, head, request);
+    } catch (err) {
+      exec.close();
+      if (err instanceof RemoteCommandError && socket.writable && err.code < 408) throw new HttpError(err.code, err.message);
+      log.info({ why: err instanceof Error ? err.message : String(err) }, 'exec ended before its streams were open');
+      return;
+    }
+    if (streams.stdin && exec.stdin) streams.stdin.pipe(exec.stdin);
+    if (exec.stdout && streams.stdout) exec.stdout.pipe(streams.stdout, { end: false });
+    if (exec.stderr && streams.stderr) exec.stderr.pipe(streams.stderr, { end: false });
+    streams.onResize((size) => {
+      exec.resize(size.width, size.height).catch((err: unknown) => log.debug({ err: String(err) }, 'terminal resize refused'));
+    });
+    const outcome = await Promise.race([
+      exec.exited.then((exitCode) => ({ exitCode }), (err: unknown) => ({ error: err instanceof Error ? err.message : String(err) })),
+      streams.clientGone.then(() => undefined),
+    ]);
+    if (!outcome) {
+      exec.close();
+      return;
+    }
+    // The output is read to its end before the status goes out: the exit can come first.
+    await Promise.all([drained(exec.stdout), drained(exec.stderr)]);
+    await streams.finish(outcome, request.command);
+    log.info('exec finished' + ('exitCode' in outcome ? ` with exit code ${outcome.exitCode}` : `: ${outcome.error}`));
+  };
+}
+
+function drained(stream: NodeJS.ReadableStream | undefined): Promise<void> {
+  if (!stream || (stream as { readableEnded?: boolean }).readableEnded) return Promise.resolve();
+  return new Promise((resolve) => {
+    stream.once('end', resolve);
+    stream.once('close', resolve);
+    stream.once('error', () => resolve());
+  });
+}
+
+/** A plain request to /exec (no upgrade): answered as kubelet does, with what is missing. */
+export const execWithoutUpgrade: Handler = () => Promise.reject(new HttpError(400, 'Upgrade request required: exec streams over SPDY/3.1 (kubectl exec, through the apiserver)'));
+
+/**
+ * /run/{namespace}/{pod}/{container}?cmd=...: runs a command and answers with its output
+ * (stdout, then stderr), kubelet's non-streaming exec. The command is split on spaces, as
+ * kubelet splits it. Output is capped as probes' is (10 KiB per stream).
+ */
+export function runHandler(deps: PodContainerDeps & { log: Logger; timeoutSeconds?: number }): Handler {
+  return async (req, res, ctx) => {
+    if (req.method !== 'POST' && req.method !== 'GET') throw new HttpError(405, 'use POST /run/{namespace}/{pod}/{container}?cmd=...');
+    const cmd = (ctx.query.get('cmd') ?? '').split(' ').filter(Boolean);
+    if (cmd.length === 0) throw new HttpError(400, 'no command given: add cmd=... (words separated by spaces)');
+    const { instance, pod, containerName } = await runningPodContainer(deps, ctx.path);
+    deps.log.info({ pod: pod.metadata?.name, namespace: pod.metadata?.namespace, container: containerName, user: ctx.user.username, args: cmd.length }, 'run in container');
+    const r = await deps.runtime.execSync(instance.id, cmd, deps.timeoutSeconds ?? 300);
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(r.stdout + r.stderr);
+  };
+}
