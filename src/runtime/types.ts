@@ -192,6 +192,9 @@ export interface ExecStreamRequest {
   tty: boolean;
 }
 
+/** Streams to attach to a container's main process: `kubectl attach`, `kubectl run -it`. */
+export type AttachStreamRequest = Omit<ExecStreamRequest, 'command'>;
+
 /**
  * A command running in a container with its streams open, for runtimes that stream through the
  * agent (Docker). With a tty, stderr is folded into stdout and there is none.
@@ -210,8 +213,10 @@ export interface ExecSession {
 /**
  * Where an exec is served: a CRI runtime answers with its own streaming server's URL, which the
  * agent proxies to (as kubelet does); Docker gives the streams to the agent, which serves them.
+ * The session starts only once the client's streams are open (and its terminal size known), so a
+ * client that never comes leaves no process behind.
  */
-export type StreamingExec = { kind: 'url'; url: string } | { kind: 'session'; session: ExecSession };
+export type StreamingExec = { kind: 'url'; url: string } | { kind: 'session'; start: () => Promise<ExecSession> };
 
 export interface ImageInfo {
   id: string;
@@ -287,6 +292,8 @@ export interface Runtime {
   execSync(id: string, command: string[], timeoutSeconds: number): Promise<ExecResult>;
   /** Starts a command with attached streams (kubectl exec); fails like execSync for a container that is gone. */
   execStreaming(id: string, request: ExecStreamRequest): Promise<StreamingExec>;
+  /** Attaches to the container's own process; the session ends when the process does (or the client goes). */
+  attachStreaming(id: string, request: AttachStreamRequest): Promise<StreamingExec>;
   /** The container's log as text (both streams, in order). */
   logs(id: string, options?: LogOptions): Promise<string>;
 

@@ -7,7 +7,7 @@ import { apiserverAccessReviewer, apiserverTokenReviewer } from './apiserver-rev
 import { Authenticator } from './authenticator.ts';
 import { Authorizer } from './authorizer.ts';
 import { containerLogsHandler } from './handlers/container-logs.ts';
-import { execUpgradeHandler, execWithoutUpgrade, runHandler } from './handlers/exec.ts';
+import { attachUpgradeHandler, execUpgradeHandler, runHandler, streamingWithoutUpgrade } from './handlers/exec.ts';
 import { healthzHandler } from './handlers/healthz.ts';
 import { podsHandler } from './handlers/pods.ts';
 import { KubeletServer } from './kubelet-server.ts';
@@ -59,11 +59,13 @@ export async function startKubeletServer(deps: {
       '/healthz': healthzHandler,
       '/pods': podsHandler({ pods: deps.pods, status: deps.podStatus }),
       '/containerLogs': containerLogsHandler({ findPod, runtime: deps.runtime }),
-      '/exec': execWithoutUpgrade,
+      '/exec': streamingWithoutUpgrade,
+      '/attach': streamingWithoutUpgrade,
       '/run': runHandler({ findPod, runtime: deps.runtime, log }),
     },
     upgradeHandlers: {
       '/exec': execUpgradeHandler({ findPod, runtime: deps.runtime, log }),
+      '/attach': attachUpgradeHandler({ findPod, runtime: deps.runtime, log }),
     },
     log,
   });

@@ -5,6 +5,7 @@ import type {
   ContainerConfig,
   ContainerStatus,
   ExecResult,
+  AttachStreamRequest,
   ExecStreamRequest,
   StreamingExec,
   ImageInfo,
@@ -253,7 +254,13 @@ export class FakeRuntime implements Runtime {
     const answer = { exitCode: 0, stdout: '', stderr: '', ...this.exec(id, request.command) };
     const stdout = Readable.from(answer.stdout ? [Buffer.from(answer.stdout)] : []);
     const stderr = Readable.from(answer.stderr ? [Buffer.from(answer.stderr)] : []);
-    return { kind: 'session', session: { stdout, stderr, resize: async () => undefined, exited: Promise.resolve(answer.exitCode), close: () => undefined } };
+    return { kind: 'session', start: async () => ({ stdout, stderr, resize: async () => undefined, exited: Promise.resolve(answer.exitCode), close: () => undefined }) };
+  }
+
+  async attachStreaming(id: string, _request: AttachStreamRequest): Promise<StreamingExec> {
+    this.record('attachStreaming', [id]);
+    if (this.mustContainer(id).status.state !== 'running') throw new AgentError(ErrorCode.RuntimeCall, `container ${id} is not running`);
+    return { kind: 'session', start: async () => ({ stdout: Readable.from([]), resize: async () => undefined, exited: Promise.resolve(0), close: () => undefined }) };
   }
 
   async logs(id: string, _options?: LogOptions): Promise<string> {

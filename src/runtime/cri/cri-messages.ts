@@ -257,6 +257,7 @@ export interface RuntimeServiceCalls {
   ContainerStatus: [{ containerId: string; verbose?: boolean }, { status: CriContainerStatus | null; info: Record<string, string> }];
   ReopenContainerLog: [{ containerId: string }, object];
   ExecSync: [{ containerId: string; cmd: string[]; timeout: Int64 }, ExecSyncResponse];
+  Attach: [{ containerId: string; stdin: boolean; tty: boolean; stdout: boolean; stderr: boolean }, { url: string }];
   Exec: [{ containerId: string; cmd: string[]; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }, { url: string }];
 }
 

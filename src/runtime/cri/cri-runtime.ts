@@ -8,6 +8,7 @@ import type {
   ContainerConfig,
   ContainerStatus,
   ExecResult,
+  AttachStreamRequest,
   ExecStreamRequest,
   StreamingExec,
   ImageInfo,
@@ -290,6 +291,12 @@ export class CriRuntime implements Runtime {
   async execStreaming(id: string, r: ExecStreamRequest): Promise<StreamingExec> {
     const { url } = await this.client.runtime('Exec', { containerId: id, cmd: r.command, tty: r.tty, stdin: r.stdin, stdout: r.stdout, stderr: r.stderr && !r.tty });
     if (!url) throw new AgentError(ErrorCode.RuntimeCall, `the runtime answered Exec for container ${id} without a streaming URL`);
+    return { kind: 'url', url };
+  }
+
+  async attachStreaming(id: string, r: AttachStreamRequest): Promise<StreamingExec> {
+    const { url } = await this.client.runtime('Attach', { containerId: id, stdin: r.stdin, tty: r.tty, stdout: r.stdout, stderr: r.stderr && !r.tty });
+    if (!url) throw new AgentError(ErrorCode.RuntimeCall, `the runtime answered Attach for container ${id} without a streaming URL`);
     return { kind: 'url', url };
   }
 

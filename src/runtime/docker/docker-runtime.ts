@@ -1,6 +1,6 @@
 import { mkdir, readFile, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, type Duplex, type Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { AgentError, ErrorCode, describeError } from '../../errors.ts';
 import type { PodNetwork } from '../../net/pod-network.ts';
@@ -16,6 +16,7 @@ import type {
   ContainerStatus,
   ExecResult,
   ExecSession,
+  AttachStreamRequest,
   ExecStreamRequest,
   StreamingExec,
   ImageInfo,
@@ -457,6 +458,12 @@ export class DockerRuntime implements Runtime {
    * handed to the agent, which serves it as kubelet's dockershim did.
    */
   async execStreaming(id: string, r: ExecStreamRequest): Promise<StreamingExec> {
+    // Checked now, so a container that is gone is an answer before the upgrade, not after.
+    await this.inspect(id);
+    return { kind: 'session', start: () => this.startExec(id, r) };
+  }
+
+  private async startExec(id: string, r: ExecStreamRequest): Promise<ExecSession> {
     const exec = await this.docker.getContainer(id).exec({ Cmd: r.command, AttachStdin: r.stdin, AttachStdout: r.stdout, AttachStderr: r.stderr, Tty: r.tty });
     const stream = await exec.start({ hijack: true, stdin: r.stdin, Tty: r.tty });
     let stdout: Readable | undefined;
@@ -492,7 +499,47 @@ export class DockerRuntime implements Runtime {
       exited,
       close: () => stream.destroy(),
     };
-    return { kind: 'session', session };
+    return session;
+  }
+
+  /** The container's own streams, live (no log replay), ending when its process exits. */
+  async attachStreaming(id: string, r: AttachStreamRequest): Promise<StreamingExec> {
+    await this.inspect(id);
+    return { kind: 'session', start: () => this.startAttach(id, r) };
+  }
+
+  private async startAttach(id: string, r: AttachStreamRequest): Promise<ExecSession> {
+    const container = this.docker.getContainer(id);
+    const info = await this.inspect(id);
+    const tty = info.Config.Tty === true;
+    const stream = (await container.attach({ stream: true, stdin: r.stdin, stdout: r.stdout || r.tty, stderr: r.stderr && !r.tty, hijack: true })) as unknown as Duplex;
+    let stdout: Readable | undefined;
+    let stderr: Readable | undefined;
+    // The container's tty, not the request's, decides whether Docker multiplexes the stream.
+    if (tty) {
+      stdout = stream;
+    } else {
+      const demuxed = demuxDockerStream(stream);
+      stdout = demuxed.stdout;
+      stderr = demuxed.stderr;
+    }
+    const exited = new Promise<number>((resolve) => {
+      // kubelet reports an attach that ran to its end as Success, whatever the process's exit code.
+      stream.once('end', () => resolve(0));
+      stream.once('close', () => resolve(0));
+      stream.once('error', () => resolve(0));
+    });
+    const session: ExecSession = {
+      ...(r.stdin ? { stdin: stream } : {}),
+      ...(stdout && (r.stdout || r.tty) ? { stdout } : {}),
+      ...(stderr && r.stderr && !r.tty ? { stderr } : {}),
+      resize: async (width, height) => {
+        await container.resize({ w: width, h: height });
+      },
+      exited,
+      close: () => stream.destroy(),
+    };
+    return session;
   }
 
   async logs(id: string, options: LogOptions = {}): Promise<string> {

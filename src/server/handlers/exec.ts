@@ -3,8 +3,8 @@ import { HttpError } from '../http-util.ts';
 import type { Handler, UpgradeHandler } from '../kubelet-server.ts';
 import { runningPodContainer, type PodContainerDeps } from '../pod-container.ts';
 import { proxyUpgrade } from '../streaming/proxy-upgrade.ts';
-import { acceptRemoteCommand } from '../streaming/remote-command-server.ts';
-import { execRequestFromQuery, RemoteCommandError } from '../streaming/remote-command.ts';
+import { acceptRemoteCommand, type RemoteCommandStreams } from '../streaming/remote-command-server.ts';
+import { execRequestFromQuery, RemoteCommandError, streamOptionsFromQuery, type ExecRequest, type TerminalSize } from '../streaming/remote-command.ts';
 
 /**
  * /exec/{namespace}/{pod}/{container}?command=...&input=1&output=1&error=1&tty=1: `kubectl exec`,
@@ -13,10 +13,22 @@ import { execRequestFromQuery, RemoteCommandError } from '../streaming/remote-co
  * way the command's exit code reaches kubectl on the error stream.
  */
 export function execUpgradeHandler(deps: PodContainerDeps & { log: Logger }): UpgradeHandler {
+  return streamingUpgradeHandler(deps, 'exec');
+}
+
+/**
+ * /attach/{namespace}/{pod}/{container}?input=1&output=1&error=1&tty=1: `kubectl attach` and
+ * `kubectl run -it`, the container's own process; it ends when the process does, with Success.
+ */
+export function attachUpgradeHandler(deps: PodContainerDeps & { log: Logger }): UpgradeHandler {
+  return streamingUpgradeHandler(deps, 'attach');
+}
+
+function streamingUpgradeHandler(deps: PodContainerDeps & { log: Logger }, verb: 'exec' | 'attach'): UpgradeHandler {
   return async (req, socket, head, ctx) => {
-    let request;
+    let request: ExecRequest;
     try {
-      request = execRequestFromQuery(ctx.query);
+      request = verb === 'exec' ? execRequestFromQuery(ctx.query) : { command: [], ...streamOptionsFromQuery(ctx.query) };
     } catch (err) {
       if (err instanceof RemoteCommandError) throw new HttpError(err.code, err.message);
       throw err;
@@ -24,9 +36,10 @@ export function execUpgradeHandler(deps: PodContainerDeps & { log: Logger }): Up
     const { pod, containerName, instance } = await runningPodContainer(deps, ctx.path);
     const log = deps.log.child({ pod: pod.metadata?.name, namespace: pod.metadata?.namespace, uid: pod.metadata?.uid, container: containerName });
     // Arguments can hold anything the user typed; only their number is logged.
-    log.info({ user: ctx.user.username, args: request.command.length, tty: request.tty, stdin: request.stdin }, 'exec into container');
-    const target = await deps.runtime.execStreaming(instance.id, request).catch((err: unknown) => {
-      throw new HttpError(500, `error executing command in container: ${err instanceof Error ? err.message : String(err)}`);
+    log.info({ user: ctx.user.username, args: request.command.length, tty: request.tty, stdin: request.stdin }, `${verb} into container`);
+    const started = verb === 'exec' ? deps.runtime.execStreaming(instance.id, request) : deps.runtime.attachStreaming(instance.id, request);
+    const target = await started.catch((err: unknown) => {
+      throw new HttpError(500, `error ${verb === 'exec' ? 'executing command in' : 'attaching to'} container: ${err instanceof Error ? err.message : String(err)}`);
     });
     if (target.kind === 'url') {
       await proxyUpgrade(req, socket, head, target.url).catch((err: unknown) => {
@@ -35,35 +48,54 @@ export function execUpgradeHandler(deps: PodContainerDeps & { log: Logger }): Up
       });
       return;
     }
-    const exec = target.session;
     let streams;
     try {
       streams = await acceptRemoteCommand(req, socket, head, request);
     } catch (err) {
-      exec.close();
       if (err instanceof RemoteCommandError && socket.writable && err.code < 408) throw new HttpError(err.code, err.message);
-      log.info({ why: err instanceof Error ? err.message : String(err) }, 'exec ended before its streams were open');
+      log.info({ why: err instanceof Error ? err.message : String(err) }, `${verb} ended before its streams were open`);
       return;
     }
-    if (streams.stdin && exec.stdin) streams.stdin.pipe(exec.stdin);
-    if (exec.stdout && streams.stdout) exec.stdout.pipe(streams.stdout, { end: false });
-    if (exec.stderr && streams.stderr) exec.stderr.pipe(streams.stderr, { end: false });
+    // With a tty, the client sends its size first thing: the process starts at that size rather
+    // than at the runtime's default and a resize a moment later.
+    const firstSize = request.tty ? await firstResize(streams, 1000) : undefined;
+    let session;
+    try {
+      session = await target.start();
+    } catch (err) {
+      await streams.finish({ error: err instanceof Error ? err.message : String(err) }, request.command);
+      return;
+    }
+    if (firstSize) await session.resize(firstSize.width, firstSize.height).catch(() => undefined);
+    if (streams.stdin && session.stdin) streams.stdin.pipe(session.stdin);
+    if (session.stdout && streams.stdout) session.stdout.pipe(streams.stdout, { end: false });
+    if (session.stderr && streams.stderr) session.stderr.pipe(streams.stderr, { end: false });
     streams.onResize((size) => {
-      exec.resize(size.width, size.height).catch((err: unknown) => log.debug({ err: String(err) }, 'terminal resize refused'));
+      session.resize(size.width, size.height).catch((err: unknown) => log.debug({ err: String(err) }, 'terminal resize refused'));
     });
     const outcome = await Promise.race([
-      exec.exited.then((exitCode) => ({ exitCode }), (err: unknown) => ({ error: err instanceof Error ? err.message : String(err) })),
+      session.exited.then((exitCode) => ({ exitCode }), (err: unknown) => ({ error: err instanceof Error ? err.message : String(err) })),
       streams.clientGone.then(() => undefined),
     ]);
     if (!outcome) {
-      exec.close();
+      session.close();
       return;
     }
     // The output is read to its end before the status goes out: the exit can come first.
-    await Promise.all([drained(exec.stdout), drained(exec.stderr)]);
+    await Promise.all([drained(session.stdout), drained(session.stderr)]);
     await streams.finish(outcome, request.command);
-    log.info('exec finished' + ('exitCode' in outcome ? ` with exit code ${outcome.exitCode}` : `: ${outcome.error}`));
+    log.info(`${verb} finished` + ('exitCode' in outcome ? ` with exit code ${outcome.exitCode}` : `: ${outcome.error}`));
   };
+}
+
+function firstResize(streams: RemoteCommandStreams, waitMs: number): Promise<TerminalSize | undefined> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), waitMs);
+    streams.onResize((size) => {
+      clearTimeout(timer);
+      resolve(size);
+    });
+  });
 }
 
 function drained(stream: NodeJS.ReadableStream | undefined): Promise<void> {
@@ -75,8 +107,8 @@ function drained(stream: NodeJS.ReadableStream | undefined): Promise<void> {
   });
 }
 
-/** A plain request to /exec (no upgrade): answered as kubelet does, with what is missing. */
-export const execWithoutUpgrade: Handler = () => Promise.reject(new HttpError(400, 'Upgrade request required: exec streams over SPDY/3.1 (kubectl exec, through the apiserver)'));
+/** A plain request to /exec or /attach (no upgrade): answered as kubelet does, with what is missing. */
+export const streamingWithoutUpgrade: Handler = () => Promise.reject(new HttpError(400, 'Upgrade request required: exec and attach stream over SPDY/3.1 (kubectl exec or attach, through the apiserver)'));
 
 /**
  * /run/{namespace}/{pod}/{container}?cmd=...: runs a command and answers with its output
