@@ -4,6 +4,9 @@ import type { AgentConfig } from './config/types.ts';
 import type { Registry } from 'prom-client';
 import { startHealthz } from './healthz.ts';
 import { agentMetrics } from './metrics/agent-metrics.ts';
+import { KubeletMetrics } from './metrics/kubelet-metrics.ts';
+import { instrumentRuntime } from './runtime/instrumented-runtime.ts';
+import { SummaryReader } from './stats/summary-reader.ts';
 import type { Logger } from './log/logger.ts';
 import { loadKubeconfig, serverOf } from './kube/kubeconfig.ts';
 import { ClientNodeApi } from './kube/node-api.ts';
@@ -67,7 +70,10 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
   } catch (err) {
     log.warn({ socket: agentSocketPath(config.directories.root), err: describeError(err) }, 'cannot listen for the exec\'d CNI plugin; it will do its work itself (slower)');
   }
-  const runtime = createRuntime(config.runtime, { nodeName: config.nodeName, rootDir: config.directories.root, ...(podNetwork ? { network: podNetwork } : {}), log });
+  // Every runtime call timed and counted (kubelet_runtime_operations_*), whoever makes it.
+  const kubeletMetrics = new KubeletMetrics();
+  const runtime = instrumentRuntime(createRuntime(config.runtime, { nodeName: config.nodeName, rootDir: config.directories.root, ...(podNetwork ? { network: podNetwork } : {}), log }), kubeletMetrics.runtime);
+  kubeletMetrics.countContainersFrom(() => runtime.listSummaries());
   const machine = await readMachineInfo();
   let runtimeName = config.runtime.type;
   try {
@@ -118,7 +124,10 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
   /** The kubelet API; a port it cannot have is logged and the node runs on without it, as with /healthz. */
   const serveKubeletApi = async (kc: KubeConfig | undefined, pods: PodStack): Promise<KubeletServer | undefined> => {
     try {
-      const server = await startKubeletServer({ config, kc, runtime, pods: () => pods.manager.pods(), podStatus: (uid) => pods.statusSync.get(uid), log });
+      const summary = new SummaryReader({ nodeName: config.nodeName, rootDir: config.directories.root, runtime, pods: () => pods.manager.pods(), podStatus: (uid) => pods.statusSync.get(uid) });
+      const probeMetrics = kubeletMetrics.probesRegistry({ node: config.nodeName });
+      const observability = { metrics: () => metrics, probeMetrics: () => probeMetrics, summary: (o: { onlyCpuAndMemory: boolean }) => summary.summary(o) };
+      const server = await startKubeletServer({ config, kc, runtime, pods: () => pods.manager.pods(), podStatus: (uid) => pods.statusSync.get(uid), observability, log });
       if (server) stats['kubeletApi'] = server.stats;
       return server;
     } catch (err) {
@@ -130,9 +139,9 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
     if (config.standalone || config.kubeconfig === undefined) {
       log.info({ manifests: config.directories.manifests }, 'standalone mode: no apiserver; running static pods only');
       await configureNetwork(config.podCIDR);
-      const pods = createPodStack({ config, runtime, runtimeName, kc: undefined, api: undefined, events: nullRecorder, nodeAllocatable: () => ({ cpu: String(machine.cpuCores), memory: String(machine.memoryBytes) }), ...(networkNotReady ? { networkNotReady } : {}), log });
+      const pods = createPodStack({ config, runtime, runtimeName, kc: undefined, api: undefined, events: nullRecorder, nodeAllocatable: () => ({ cpu: String(machine.cpuCores), memory: String(machine.memoryBytes) }), ...(networkNotReady ? { networkNotReady } : {}), observers: { podStarts: kubeletMetrics.podStarts, probes: kubeletMetrics.prober }, log });
       Object.assign(stats, { pods: pods.stats });
-      metrics = agentMetrics({ nodeName: config.nodeName, runningPods: () => pods.manager.pods().length, probeRuns: () => pods.probes.stats().runs });
+      metrics = agentMetrics({ nodeName: config.nodeName, runningPods: () => pods.manager.pods().length, probeRuns: () => pods.probes.stats().runs, kubelet: kubeletMetrics });
       kubeletServer = await serveKubeletApi(undefined, pods);
       await pods.run(signal);
       return;
@@ -199,6 +208,7 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
       },
       node: () => status.node,
       ...(networkNotReady ? { networkNotReady } : {}),
+      observers: { podStarts: kubeletMetrics.podStarts, probes: kubeletMetrics.prober },
       log,
     });
     onNetworkReady = () => {
@@ -299,6 +309,7 @@ export async function runAgent(config: AgentConfig, log: Logger, signal: AbortSi
       events: () => events.stats(),
       probeRuns: () => pods.probes.stats().runs,
       ...(nodeNetwork ? { peerSyncs: () => nodeNetwork.stats.peerSyncs } : {}),
+      kubelet: kubeletMetrics,
     });
     kubeletServer = await serveKubeletApi(kc, pods);
     const monitors = runMonitors(allMonitors, problems, signal, log);

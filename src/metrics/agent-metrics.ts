@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { KubeletMetrics } from './kubelet-metrics.ts';
 
 /**
  * The agent's Prometheus metrics, served at /metrics beside /healthz. Each is read from the part
@@ -22,6 +23,8 @@ export interface MetricSources {
   events?: () => { posted: number; failed: number; dropped: number };
   probeRuns?: () => number;
   peerSyncs?: () => number;
+  /** The kubelet's own metrics, measured as things happen (kubelet-metrics.ts): one registry serves both. */
+  kubelet?: KubeletMetrics;
 }
 
 export function agentMetrics(sources: MetricSources): Registry {
@@ -93,5 +96,6 @@ export function agentMetrics(sources: MetricSources): Registry {
   }
   if (probeRuns) total('node_agent_probe_runs_total', 'Liveness, readiness and startup probe runs finished.', probeRuns);
   if (peerSyncs) total('node_agent_network_peer_syncs_total', 'Times the routes or tunnels to the other nodes were brought in line.', peerSyncs);
+  for (const m of sources.kubelet?.metrics() ?? []) registry.registerMetric(m);
   return registry;
 }

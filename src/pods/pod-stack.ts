@@ -21,6 +21,8 @@ import { ContainerLogLinks } from './container-log-links.ts';
 import { describeError } from '../errors.ts';
 import { sleep } from '../util/sleep.ts';
 import { volumeObjectReferences } from '../volumes/references.ts';
+import type { PodStartTracker } from '../metrics/pod-start-tracker.ts';
+import type { ProbeObserver } from '../metrics/prober-metrics.ts';
 
 /** The node's resolver and hosts files, read once at start; missing files mean empty settings. */
 function readOptional(path: string): string {
@@ -47,6 +49,8 @@ export function createPodStack(options: {
   node?: () => V1Node | undefined;
   /** Why pods cannot get a network yet, undefined once they can (see PodSyncDeps). */
   networkNotReady?: () => string | undefined;
+  /** Where pod starts and probe results are reported (kubelet-metrics.ts). */
+  observers?: { podStarts?: PodStartTracker; probes?: ProbeObserver };
   log: Logger;
 }) {
   const { config, runtime, kc, events, log } = options;
@@ -97,6 +101,7 @@ export function createPodStack(options: {
       }
     },
     logger: log,
+    ...(options.observers?.probes ? { observer: options.observers.probes } : {}),
   });
   const logLinks = new ContainerLogLinks(config.directories.containerLogs);
   /** The kubelet's container GC sweeps dangling log links every minute; so does the agent. */
@@ -126,6 +131,7 @@ export function createPodStack(options: {
     probes,
     logLinks,
     ...(options.networkNotReady ? { networkNotReady: options.networkNotReady } : {}),
+    ...(options.observers?.podStarts ? { podStarts: options.observers.podStarts } : {}),
     log,
   });
   const sources = kc ? ['file', 'api'] : ['file'];

@@ -26,6 +26,7 @@ import { podCgroupParent, podPortMappings, sandboxSecurity } from './sandbox-con
 import { removePodCgroups } from './pod-cgroups.ts';
 import type { ContainerLogLinks } from './container-log-links.ts';
 import type { SubPathRequest } from '../volumes/volume-manager.ts';
+import type { PodStartTracker } from '../metrics/pod-start-tracker.ts';
 
 /** Where each volume of a pod lives on the host, set up before its containers start. */
 export interface PodVolumes {
@@ -63,6 +64,8 @@ export interface PodSyncDeps {
   now?: () => number;
   /** Removes a gone pod's cgroup directories (pod-cgroups.ts); replaced in unit tests. */
   removePodCgroups?: (uid: string) => Promise<string[]>;
+  /** Measures each pod's start (kubelet_pod_start_duration_seconds and its SLI siblings). */
+  podStarts?: PodStartTracker;
 }
 
 /**
@@ -111,6 +114,7 @@ export class PodSyncer {
     const wake = (ms: number): void => {
       wakeIn = wakeIn === undefined ? ms : Math.min(wakeIn, ms);
     };
+    this.deps.podStarts?.seen(pod, this.now());
     let observed = await this.observe(uid);
     const probes = this.deps.probes;
     const actions = computePodActions(pod, observed, {
@@ -201,6 +205,7 @@ export class PodSyncer {
       previous: pod.status,
       ...(podFailure ? { podFailure } : {}),
     });
+    this.deps.podStarts?.status(pod, status, this.now());
     this.deps.statusSync.set(pod, status, statusTarget);
     return wakeIn;
   }
@@ -263,6 +268,7 @@ export class PodSyncer {
     this.waiting.delete(uid);
     this.deps.statusSync.forget(uid);
     this.deps.probes?.removePod(uid);
+    this.deps.podStarts?.forget(uid);
   }
 
   /** How many entries of per-pod state the syncer keeps (tests, statusz). */
@@ -353,6 +359,7 @@ export class PodSyncer {
       try {
         await this.deps.runtime.pullImage(image);
         this.pullFailures.delete(key);
+        this.deps.podStarts?.pulled(podUid(pod), t0, this.now());
         this.event(pod, 'Normal', 'Pulled', `Successfully pulled image "${image}" in ${((this.now() - t0) / 1000).toFixed(3)}s`, spec.name);
       } catch (err) {
         const at = this.now();

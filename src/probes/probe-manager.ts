@@ -4,6 +4,7 @@ import { DueHeap, type DueItem } from './due-heap.ts';
 import { normalizeProbe, probeKinds, validateProbe, type ProbeKind, type ProbeSpec } from './probe-spec.ts';
 import { errorMessage, type ProbeOutcome } from './probe-outcome.ts';
 import { MAX_TIMER_DELAY_MS } from '../util/timer-delay.ts';
+import type { ProbeObserver } from '../metrics/prober-metrics.ts';
 
 /**
  * Kubelet's prober manager (pkg/kubelet/prober): runs every container's liveness, readiness and
@@ -125,6 +126,8 @@ export interface ProbeManagerOptions {
   /** Runs in flight at once across the node; default 64. */
   maxConcurrent?: number;
   logger?: Logger;
+  /** Told of every run's result and duration, and when a pod's probes are gone (prober_probe_total). */
+  observer?: ProbeObserver;
 }
 
 interface ContainerEntry {
@@ -164,6 +167,7 @@ export class ProbeManager {
   private readonly clock: ProbeClock;
   private readonly maxConcurrent: number;
   private readonly logger: Logger | undefined;
+  private readonly observer: ProbeObserver | undefined;
   /** podUid → container name → the container's probes. */
   private readonly pods = new Map<string, Map<string, ContainerEntry>>();
   private readonly heap = new DueHeap<Worker>();
@@ -181,6 +185,7 @@ export class ProbeManager {
     this.clock = options.clock ?? systemClock;
     this.maxConcurrent = Math.max(1, options.maxConcurrent ?? 64);
     this.logger = options.logger;
+    this.observer = options.observer;
   }
 
   /**
@@ -251,6 +256,8 @@ export class ProbeManager {
 
   /** Stops every probe of the pod: it is terminating or gone. */
   removePod(podUid: string): void {
+    // Even with no container left to stop: their series outlive removeContainer until now.
+    this.observer?.forgetPod(podUid);
     const containers = this.pods.get(podUid);
     if (!containers) return;
     for (const entry of containers.values()) this.stopEntry(entry);
@@ -395,7 +402,10 @@ export class ProbeManager {
     }
     try {
       // A container removed or replaced meanwhile: this result is about something gone.
-      if (!worker.stopped) this.record(worker, target, outcome);
+      if (!worker.stopped) {
+        this.observer?.ran(worker.kind, target, outcome.result, (this.clock.now() - started) / 1000);
+        this.record(worker, target, outcome);
+      }
     } finally {
       this.drain();
       this.arm();

@@ -9,6 +9,10 @@ import { Authorizer } from './authorizer.ts';
 import { containerLogsHandler } from './handlers/container-logs.ts';
 import { attachUpgradeHandler, execUpgradeHandler, runHandler, streamingWithoutUpgrade } from './handlers/exec.ts';
 import { healthzHandler } from './handlers/healthz.ts';
+import { metricsHandler } from './handlers/metrics.ts';
+import { statsSummaryHandler } from './handlers/stats-summary.ts';
+import type { Registry } from 'prom-client';
+import type { Summary } from '../stats/summary-types.ts';
 import { podsHandler } from './handlers/pods.ts';
 import { KubeletServer } from './kubelet-server.ts';
 import { servingCertificate } from './serving-cert.ts';
@@ -24,6 +28,8 @@ export async function startKubeletServer(deps: {
   runtime: Runtime;
   pods: () => V1Pod[];
   podStatus: (uid: string) => unknown;
+  /** /metrics (the agent's registry, once built), /metrics/probes and /stats/summary. */
+  observability?: { metrics: () => Registry | undefined; probeMetrics: () => Registry | undefined; summary: (options: { onlyCpuAndMemory: boolean }) => Promise<Summary> };
   log: Logger;
 }): Promise<KubeletServer | undefined> {
   const { config, kc, log } = deps;
@@ -57,6 +63,7 @@ export async function startKubeletServer(deps: {
     authorizer,
     handlers: {
       '/healthz': healthzHandler,
+      ...(deps.observability ? { '/metrics': metricsHandler({ registry: deps.observability.metrics, probes: deps.observability.probeMetrics }), '/stats': statsSummaryHandler({ summary: deps.observability.summary }) } : {}),
       '/pods': podsHandler({ pods: deps.pods, status: deps.podStatus }),
       '/containerLogs': containerLogsHandler({ findPod, runtime: deps.runtime }),
       '/exec': streamingWithoutUpgrade,
