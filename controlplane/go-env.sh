@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the build scripts here: puts a Go >= 1.24 on PATH and defines go_ok. Kubernetes 1.33
 # and cri-tools need it; Debian 12's golang-go is 1.19. When no new enough go is here, the Go
 # toolchain is taken as a module (golang.org/toolchain) from the Go module proxy, which is how

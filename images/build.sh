@@ -18,9 +18,9 @@ label=node-agent.inputs
 die() { echo "images: $*" >&2; exit 1; }
 docker version --format '{{.Server.Version}}' >/dev/null 2>&1 || die "dockerd does not answer; run scripts/start-runtimes.sh"
 # (ctr 1.6 waits forever for a socket that does not exist: test the file, bound the dial.)
-[ -S /run/containerd/containerd.sock ] && timeout 5 ctr --connect-timeout 2s version >/dev/null 2>&1 || die "containerd does not answer; run scripts/start-runtimes.sh"
+{ [ -S /run/containerd/containerd.sock ] && timeout 5 ctr --connect-timeout 2s version >/dev/null 2>&1; } || die "containerd does not answer; run scripts/start-runtimes.sh"
 # A dynamic busybox (Debian's package 'busybox') would not run in a rootfs without libc.
-[ -x "$busybox" ] && ! ldd "$busybox" >/dev/null 2>&1 || die "$busybox missing or not static; apt-get install busybox-static"
+{ [ -x "$busybox" ] && ! ldd "$busybox" >/dev/null 2>&1; } || die "$busybox missing or not static; apt-get install busybox-static"
 
 # One build at a time (setup and tests may run this concurrently): a second run waits, then
 # finds the images up to date.
@@ -117,6 +117,7 @@ else
   done
   cp "$here/grpc-health/server.ts" "$root/app/server.ts"
   # @grpc/grpc-js and what it needs, as npm laid them out (from package-lock.json).
+  # shellcheck disable=SC2016 # JavaScript in single quotes: nothing for the shell to expand
   (cd "$repo" && "$node_bin" -e '
     const lock = require("./package-lock.json").packages;
     const seen = new Set();

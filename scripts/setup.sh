@@ -11,7 +11,8 @@ step() { printf '\n== %s\n' "$*" >&2; }
 [ "$(id -u)" = 0 ] || { echo "setup: run as root (it installs packages and starts daemons)" >&2; exit 1; }
 
 packages=(docker.io containerd runc iproute2 iptables iputils-ping iperf3 busybox-static containernetworking-plugins docker-registry
-  openssl curl ca-certificates gcc libc6-dev git nodejs npm kmod procps systemd python3)
+  openssl curl ca-certificates gcc libc6-dev git nodejs npm kmod procps systemd python3
+  shellcheck ruby)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 # Node and npm may come from elsewhere on the machine (e.g. /usr/local/go); do not fight them.

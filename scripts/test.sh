@@ -4,7 +4,7 @@
 # plain line "N passed, N failed[, N skipped]". Exits non-zero on any failure.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-cd "$repo"
+cd "$repo" || exit 1
 bash scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
 
 export PATH="$repo/node_modules/.bin:$PATH"
@@ -14,6 +14,7 @@ tsc -p tsconfig.json || { echo "typecheck failed" >&2; status=1; }
 eslint . || { echo "lint failed" >&2; status=1; }
 vitest run "$@" || status=1
 
+# shellcheck disable=SC2016 # JavaScript in single quotes: nothing for the shell to expand
 summary=$(node -e '
   const fs = require("node:fs");
   let r; try { r = JSON.parse(fs.readFileSync(".test-results.json", "utf8")); } catch { console.log("0 passed, 1 failed"); process.exit(); }

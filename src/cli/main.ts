@@ -8,6 +8,7 @@ import type { AgentConfig } from '../config/types.ts';
 import { runChecks } from './check.ts';
 import { runReport, type ReportFormat } from './report.ts';
 import { agentVersion } from '../version.ts';
+import { installCommands, runInstallCommand } from './install-steps.ts';
 
 const usage = `node-agent ${agentVersion}: a kubelet for Linux
 
@@ -115,6 +116,8 @@ export async function loadConfiguration(argv: string[]): Promise<{ command: stri
 }
 
 async function main(): Promise<number> {
+  // scripts/install.sh's steps that need the agent's own code (see install-steps.ts).
+  if (installCommands.has(process.argv[2] ?? '')) return runInstallCommand(process.argv.slice(2));
   const loaded = await loadConfiguration(process.argv.slice(2));
   if ('exit' in loaded) {
     (loaded.exit === 0 ? process.stdout : process.stderr).write(`${loaded.message}\n`);

@@ -1,4 +1,4 @@
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yaml from 'js-yaml';
@@ -338,10 +338,19 @@ export class Lab {
     return worker;
   }
 
+  /**
+   * Where a worker's agent finds its files. The configuration is where scripts/install.sh puts it
+   * on a VM, under the worker's directory as the install's root (prepareWorker); the state
+   * directories are the lab's own, per worker.
+   */
   agentPaths(worker: LabMachine) {
     return {
-      config: join(worker.dir, 'config.yaml'),
-      kubeconfig: join(worker.dir, 'kubeconfig'),
+      config: join(worker.dir, 'etc/node-agent/config.yaml'),
+      kubeconfig: join(worker.dir, 'etc/node-agent/kubeconfig'),
+      /** What the install reads (--from), as `vm-files` writes it for a VM. */
+      installFrom: join(worker.dir, 'install-from'),
+      /** The agent as the install lays it out: <root>/opt/node-agent, a link to this checkout. */
+      agentBin: join(worker.dir, 'opt/node-agent/bin/node-agent'),
       log: join(worker.dir, 'agent.log'),
       root: join(worker.dir, 'root'),
       cniConf: join(worker.dir, 'cni-conf'),
@@ -355,16 +364,28 @@ export class Lab {
     return join(worker.dir, 'kmsg');
   }
 
-  /** The node's identity (system:node:<name> in system:nodes, what the Node authorizer expects) and config. */
+  /**
+   * The node's identity (system:node:<name> in system:nodes, what the Node authorizer expects) and
+   * config, installed by scripts/install.sh as on a Vagrant worker: the files go to an --from
+   * directory, and the script, run in the worker's namespace with the worker's directory as its
+   * root (`--no-systemd`: the lab starts the agent), installs the configuration, the kernel settings
+   * and the CNI plugin. About a second per worker; run again, it changes only what changed.
+   */
   async prepareWorker(worker: LabMachine, overrides: Record<string, unknown> = {}): Promise<void> {
     const paths = this.agentPaths(worker);
+    const from = paths.installFrom;
+    const installed = dirname(paths.config);
+    await mkdir(from, { recursive: true, mode: 0o700 });
     const certName = `node-${worker.name}`;
     await this.pki.ensureClient({ name: certName, commonName: `system:node:${worker.name}`, organizations: ['system:nodes'] });
-    await writeKubeconfig(paths.kubeconfig, { server: this.topology.apiserverURL, caFile: this.pki.caCert, certFile: this.pki.cert(certName), keyFile: this.pki.key(certName), user: `system:node:${worker.name}` });
+    await writeKubeconfig(join(from, 'kubeconfig'), { server: this.topology.apiserverURL, caFile: this.pki.caCert, certFile: this.pki.cert(certName), keyFile: this.pki.key(certName), user: `system:node:${worker.name}` });
     // The kubelet API's serving certificate from the cluster CA, for the node IP: the apiserver
     // checks it (--kubelet-certificate-authority) when it proxies kubectl logs to the node.
     const servingName = `kubelet-${worker.name}`;
     await this.pki.ensureServing(servingName, worker.name, [worker.ip], [worker.name]);
+    await copyFile(this.pki.cert(servingName), join(from, 'kubelet.crt'));
+    await copyFile(this.pki.key(servingName), join(from, 'kubelet.key'));
+    await copyFile(this.pki.caCert, join(from, 'ca.crt'));
     const config = {
       nodeName: worker.name,
       nodeIP: worker.ip,
@@ -376,9 +397,9 @@ export class Lab {
       // Each node's kernel log is its own file of kmsg lines: the machines of the lab share one
       // kernel, and a line meant for one node must not show on all of them (kmsgPath()).
       problemDetector: { kernelMonitor: { logPath: this.kmsgPath(worker) } },
-      tlsCertFile: this.pki.cert(servingName),
-      tlsPrivateKeyFile: this.pki.key(servingName),
-      authentication: { x509: { clientCAFile: this.pki.caCert } },
+      tlsCertFile: join(installed, 'pki/kubelet.crt'),
+      tlsPrivateKeyFile: join(installed, 'pki/kubelet.key'),
+      authentication: { x509: { clientCAFile: join(installed, 'pki/ca.crt') } },
       directories: {
         root: paths.root,
         logs: paths.podLogs,
@@ -391,7 +412,9 @@ export class Lab {
       ...overrides,
     };
     await writeFile(this.kmsgPath(worker), '', { flag: 'a' });
-    await writeFile(paths.config, yaml.dump(config));
+    await writeFile(join(from, 'config.yaml'), yaml.dump(config));
+    const install = await execa('nsenter', [`--net=/run/netns/${worker.netns}`, 'bash', join(repoRoot, 'scripts/install.sh'), '--from', from, '--root', worker.dir, '--no-systemd', '--link-agent'], { reject: false, all: true });
+    if (install.exitCode !== 0) throw new Error(`${worker.name}: scripts/install.sh failed (exit ${install.exitCode}):\n${install.all}`);
   }
 
   /** A node-agent command (report, check) as an operator runs it on that worker: in its namespace, with its config. */
@@ -400,8 +423,8 @@ export class Lab {
   }
 
   private spawnAgent(worker: LabMachine): number {
-    const node = join(repoRoot, 'node_modules/.bin/node');
-    return spawnInNetns(worker.netns, node, [join(repoRoot, 'src/cli/main.ts'), 'run', '--config', this.agentPaths(worker).config], this.agentPaths(worker).log);
+    // What the unit runs on a VM: the installed agent (bin/node-agent execs Node, so the pid stays).
+    return spawnInNetns(worker.netns, this.agentPaths(worker).agentBin, ['run', '--config', this.agentPaths(worker).config], this.agentPaths(worker).log);
   }
 
   private controlPlaneOptions(binDir: string): ControlPlaneOptions {

@@ -8,9 +8,10 @@ import type { Lab } from './lab.ts';
 /**
  * The same control plane and agent configuration the lab runs, laid out for real VMs (the
  * Vagrantfile's): systemd units for etcd, kube-apiserver, kube-controller-manager and
- * kube-scheduler with exactly the lab's flags, and, per worker, the files that
- * scripts/install-service.sh puts in /etc/node-agent. Writing files only: starting them is
- * systemctl's job on the VM.
+ * kube-scheduler with exactly the lab's flags, and, per worker, the --from directory of
+ * scripts/install.sh (config.yaml, kubeconfig, kubelet.crt, kubelet.key, ca.crt), which it puts in
+ * /etc/node-agent; the lab's prepareWorker gives the same script the same files. Writing files
+ * only: starting them is systemctl's job on the VM.
  */
 export function controlPlaneUnit(component: string, binary: string, args: string[], after: string[]): string {
   const exec = [binary, ...args].map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a)).join(' \\\n  ');
