@@ -150,6 +150,16 @@ class TestSpdyClient {
     });
   }
 
+  /** SYN_STREAM with a header block of `size` inflated bytes (a zlib bomb when large). */
+  async openHuge(size: number): Promise<void> {
+    const fixed = Buffer.alloc(10);
+    fixed.writeUInt32BE(this.nextId, 0);
+    this.nextId += 2;
+    const block = Buffer.alloc(size);
+    block.writeUInt32BE(1, 0);
+    this.socket.write(controlFrame(FrameType.SynStream, 0, Buffer.concat([fixed, await this.compress(block)])));
+  }
+
   async open(streamType: string): Promise<number> {
     const id = this.nextId;
     this.nextId += 2;
@@ -274,6 +284,24 @@ describe('remote command server over SPDY', () => {
     await until(() => failure !== undefined, 'the timeout');
     expect(String(failure)).toContain('timed out waiting for client to create streams');
     socket.destroy();
+  });
+
+  it('drops a connection whose header block inflates past any real one', async () => {
+    let failure: unknown;
+    const port = await start(async (req, socket, head) => {
+      try {
+        await acceptRemoteCommand(req, socket, head, { stdin: false, stdout: true, stderr: false, tty: false }, { streamCreationTimeoutMs: 5_000 });
+      } catch (err) {
+        failure = err;
+      }
+    });
+    const { socket } = await upgrade(port);
+    const client = new TestSpdyClient(socket);
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    await client.openHuge(8 * 1024 * 1024);
+    await closed;
+    await until(() => failure !== undefined, 'the refusal');
+    expect(String(failure)).toContain('went away');
   });
 
   it('answers a version it does not speak with 403 and the versions it does', async () => {

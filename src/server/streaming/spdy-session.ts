@@ -33,6 +33,9 @@ import {
  * be inflated (asynchronously) before the DATA frames after it can find their stream.
  */
 
+/** Far above any header block a streaming client sends (a few short headers). */
+const MAX_HEADER_BLOCK_BYTES = 64 * 1024;
+
 export interface SpdySessionOptions {
   /** Streams a client may have open at once; more are refused (RST_STREAM REFUSED_STREAM). */
   maxStreams: number;
@@ -201,12 +204,22 @@ export class SpdySession {
   private zlibRound(z: Inflate | Deflate, input: Buffer): Promise<Buffer> {
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
-      const onData = (c: Buffer) => chunks.push(c);
+      let size = 0;
+      const onData = (c: Buffer) => {
+        size += c.length;
+        // A header block that inflates past any real one is a zlib bomb, not headers.
+        if (size > MAX_HEADER_BLOCK_BYTES) {
+          z.off('data', onData);
+          this.fail(new SpdyProtocolError(`a header block inflates past ${MAX_HEADER_BLOCK_BYTES} bytes`));
+          return;
+        }
+        chunks.push(c);
+      };
       z.on('data', onData);
       z.write(input);
       z.flush(zlibConstants.Z_SYNC_FLUSH, () => {
         z.off('data', onData);
-        if (this.closed && chunks.length === 0 && input.length > 0) reject(new Error('SPDY session closed'));
+        if (this.closed) reject(new Error('SPDY session closed'));
         else resolve(Buffer.concat(chunks));
       });
     });
