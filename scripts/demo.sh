@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo of README.md: sets the machine up, brings up a lab of simulated VMs (a real
 # Kubernetes control plane and one node-agent per worker), waits for the workers to be Ready and
-# shows them the way an operator would look: kubectl, the leases, and a node report.
+# shows them the way an operator would look: kubectl (get, logs, exec), the leases, and a
+# node report.
 # The lab stays up afterwards; `npm run lab -- down` removes it.
 #   NODES=3 RUNTIME=containerd NETWORK=vxlan bash scripts/demo.sh
 set -euo pipefail
@@ -42,18 +43,6 @@ echo
 echo "== node report"
 kubectl get nodes -o custom-columns='NODE:.metadata.name,IP:.status.addresses[?(@.type=="InternalIP")].address,POD-CIDR:.spec.podCIDR,READY:.status.conditions[?(@.type=="Ready")].reason,MEMORY:.status.conditions[?(@.type=="MemoryPressure")].reason,DISK:.status.conditions[?(@.type=="DiskPressure")].reason,PID:.status.conditions[?(@.type=="PIDPressure")].reason,RUNTIME-HEALTH:.status.conditions[?(@.type=="ContainerRuntimeUnhealthy")].reason,RUNTIME:.status.nodeInfo.containerRuntimeVersion,AGENT:.status.nodeInfo.kubeletVersion'
 echo
-# The last output of a pod's container, read through the worker's runtime (kubectl logs needs the
-# kubelet API, which comes later): docker logs, or crictl logs against the worker's containerd.
-container_logs() { # worker pod container
-  if [ "$runtime" = containerd ]; then
-    local id
-    id=$(node src/lab/main.ts crictl "$1" ps -a -q --label "io.kubernetes.pod.name=$2" --label "io.kubernetes.container.name=$3" | head -1)
-    node src/lab/main.ts crictl "$1" logs "$id" 2>&1
-  else
-    docker logs "$(docker ps -aq --filter "label=io.kubernetes.pod.name=$2" --filter "label=io.kubernetes.container.name=$3" | head -1)" 2>&1
-  fi
-}
-
 echo "== a pod on each worker (two containers sharing localhost), run by node-agent on $runtime"
 echo "   (the server's readiness probe, an HTTP GET to the pod IP, decides READY)"
 for i in $(seq "$nodes"); do
@@ -76,8 +65,9 @@ done
 kubectl wait --for=condition=Ready pod -l app=hello --timeout=120s >/dev/null
 kubectl get pods -o wide
 sleep 1
+# kubectl logs, through the apiserver to the agent's kubelet API on the worker (port 10250).
 for i in $(seq "$nodes"); do
-  echo "worker-$i client saw: $(container_logs "worker-$i" "hello-$i" client | tail -1)"
+  echo "worker-$i client saw (kubectl logs hello-$i -c client --tail=1): $(kubectl logs "hello-$i" -c client --tail=1)"
 done
 
 if [ "$nodes" -ge 2 ]; then
@@ -85,27 +75,15 @@ if [ "$nodes" -ge 2 ]; then
   case $network in vxlan) how="a VXLAN tunnel between the nodes";; *) how="a route via the peer node";; esac
   echo "== pod to pod across nodes ($network: $how), no NAT"
   target=$(kubectl get pod hello-2 -o jsonpath='{.status.podIP}')
-  kubectl apply -f - >/dev/null <<YAML
-apiVersion: v1
-kind: Pod
-metadata: {name: across, labels: {app: demo-client}}
-spec:
-  nodeName: worker-1
-  restartPolicy: Never
-  containers:
-  - name: c
-    image: localhost/busybox:1
-    env: [{name: MY_IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}]
-    command: [sh, -c, "echo from \$MY_IP on worker-1; ping -c 3 -W 2 $target && echo fetched: \$(timeout 10 wget -qO- http://$target:8080/)"]
-YAML
-  for _ in $(seq 60); do
-    phase=$(kubectl get pod across -o jsonpath='{.status.phase}')
-    [ "$phase" = Succeeded ] || [ "$phase" = Failed ] && break
-    sleep 1
-  done
-  echo "client pod across: $phase"
-  container_logs worker-1 across c | sed 's/^/  /'
+  echo "$ kubectl exec hello-1 -c client -- ping -c 3 $target     (worker-1 -> worker-2)"
+  kubectl exec hello-1 -c client -- ping -c 3 -W 2 "$target" | sed 's/^/  /'
+  echo "$ kubectl exec hello-1 -c client -- wget -qO- http://$target:8080/"
+  kubectl exec hello-1 -c client -- timeout 10 wget -qO- "http://$target:8080/" | sed 's/^/  /'
 fi
+
+echo
+echo "== node-agent report on worker-1 (what an operator runs on the node)"
+node src/lab/main.ts report worker-1 || true
 
 echo
 echo "== events"
@@ -117,6 +95,8 @@ The lab is up. Try:
   export KUBECONFIG=$KUBECONFIG
   npm run lab -- agent kill worker-2     # within ~20 s worker-2 turns Unknown and is tainted unreachable
   kubectl get nodes -w
+  kubectl exec -it hello-1 -c client -- sh   # a shell in the pod (exit to leave)
+  kubectl get --raw /api/v1/nodes/worker-1/proxy/stats/summary   # the node's kubelet API, through the apiserver
   npm run lab -- agent start worker-2    # Ready again
   npm run lab -- status
   npm run lab -- down                    # remove everything the lab made

@@ -7,6 +7,9 @@ runtime=${2:-docker}
 cd /vagrant
 bash scripts/setup.sh
 export PATH="/vagrant/node_modules/.bin:$PATH"
+# kubectl at the control plane's version (Debian's is 1.20), for this script and for operators
+# who `vagrant ssh control-plane`.
+install -m 0755 "$(bash controlplane/kubectl.sh)" /usr/local/bin/kubectl
 node src/lab/main.ts vm-files --out /vagrant/.cluster --nodes "$workers" --runtime "$runtime"
 for unit in etcd kube-apiserver kube-controller-manager kube-scheduler; do
   install -m 0644 "/vagrant/.cluster/control-plane/systemd/$unit.service" "/etc/systemd/system/$unit.service"
