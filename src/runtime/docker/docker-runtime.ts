@@ -466,21 +466,7 @@ export class DockerRuntime implements Runtime {
   private async startExec(id: string, r: ExecStreamRequest): Promise<ExecSession> {
     const exec = await this.docker.getContainer(id).exec({ Cmd: r.command, AttachStdin: r.stdin, AttachStdout: r.stdout, AttachStderr: r.stderr, Tty: r.tty });
     const stream = await exec.start({ hijack: true, stdin: r.stdin, Tty: r.tty });
-    let stdout: Readable | undefined;
-    let stderr: Readable | undefined;
-    if (r.tty) {
-      stdout = stream;
-    } else {
-      const demuxed = demuxDockerStream(stream);
-      stdout = demuxed.stdout;
-      stderr = demuxed.stderr;
-    }
-    const ended = new Promise<void>((resolve) => {
-      stream.once('end', resolve);
-      stream.once('close', resolve);
-      stream.once('error', () => resolve());
-    });
-    const exited = ended.then(async () => {
+    const exitCode = async (): Promise<number> => {
       // The attach stream closes as the process exits; Docker may record the code a moment later.
       for (let i = 0; i < 20; i++) {
         const info = await exec.inspect();
@@ -488,18 +474,8 @@ export class DockerRuntime implements Runtime {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       return -1;
-    });
-    const session: ExecSession = {
-      ...(r.stdin ? { stdin: stream } : {}),
-      ...(stdout && (r.stdout || r.tty) ? { stdout } : {}),
-      ...(stderr && r.stderr && !r.tty ? { stderr } : {}),
-      resize: async (width, height) => {
-        await exec.resize({ w: width, h: height });
-      },
-      exited,
-      close: () => stream.destroy(),
     };
-    return session;
+    return hijackedSession(stream, r.tty, r, (width, height) => exec.resize({ w: width, h: height }), exitCode);
   }
 
   /** The container's own streams, live (no log replay), ending when its process exits. */
@@ -511,35 +487,10 @@ export class DockerRuntime implements Runtime {
   private async startAttach(id: string, r: AttachStreamRequest): Promise<ExecSession> {
     const container = this.docker.getContainer(id);
     const info = await this.inspect(id);
-    const tty = info.Config.Tty === true;
     const stream = (await container.attach({ stream: true, stdin: r.stdin, stdout: r.stdout || r.tty, stderr: r.stderr && !r.tty, hijack: true })) as unknown as Duplex;
-    let stdout: Readable | undefined;
-    let stderr: Readable | undefined;
     // The container's tty, not the request's, decides whether Docker multiplexes the stream.
-    if (tty) {
-      stdout = stream;
-    } else {
-      const demuxed = demuxDockerStream(stream);
-      stdout = demuxed.stdout;
-      stderr = demuxed.stderr;
-    }
-    const exited = new Promise<number>((resolve) => {
-      // kubelet reports an attach that ran to its end as Success, whatever the process's exit code.
-      stream.once('end', () => resolve(0));
-      stream.once('close', () => resolve(0));
-      stream.once('error', () => resolve(0));
-    });
-    const session: ExecSession = {
-      ...(r.stdin ? { stdin: stream } : {}),
-      ...(stdout && (r.stdout || r.tty) ? { stdout } : {}),
-      ...(stderr && r.stderr && !r.tty ? { stderr } : {}),
-      resize: async (width, height) => {
-        await container.resize({ w: width, h: height });
-      },
-      exited,
-      close: () => stream.destroy(),
-    };
-    return session;
+    // kubelet reports an attach that ran to its end as Success, whatever the process's exit code.
+    return hijackedSession(stream, info.Config.Tty === true, r, (width, height) => container.resize({ w: width, h: height }), () => Promise.resolve(0));
   }
 
   async logs(id: string, options: LogOptions = {}): Promise<string> {
@@ -703,4 +654,27 @@ export function demuxBuffer(raw: Buffer): string {
     offset += 8 + size;
   }
   return Buffer.concat(parts).toString();
+}
+
+/**
+ * An exec or attach over Docker's hijacked connection, as the agent serves it: the streams
+ * (demultiplexed, unless a tty carries them raw), resize, and the exit code once the stream ends.
+ */
+function hijackedSession(stream: Duplex, tty: boolean, r: AttachStreamRequest, resize: (width: number, height: number) => Promise<unknown>, exitCode: () => Promise<number>): ExecSession {
+  const { stdout, stderr }: { stdout: Readable; stderr?: Readable } = tty ? { stdout: stream } : demuxDockerStream(stream);
+  const ended = new Promise<void>((resolve) => {
+    stream.once('end', resolve);
+    stream.once('close', resolve);
+    stream.once('error', () => resolve());
+  });
+  return {
+    ...(r.stdin ? { stdin: stream } : {}),
+    ...(r.stdout || r.tty ? { stdout } : {}),
+    ...(stderr && r.stderr && !r.tty ? { stderr } : {}),
+    resize: async (width, height) => {
+      await resize(width, height);
+    },
+    exited: ended.then(exitCode),
+    close: () => stream.destroy(),
+  };
 }

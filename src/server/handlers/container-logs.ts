@@ -1,9 +1,7 @@
-import type { V1Pod } from '@kubernetes/client-node';
 import { readContainerLog, type LogReadOptions } from '../../logs/container-log-reader.ts';
-import { Labels } from '../../runtime/labels.ts';
-import type { Runtime } from '../../runtime/types.ts';
 import { HttpError } from '../http-util.ts';
 import type { Handler } from '../kubelet-server.ts';
+import { podContainerInstances, type PodContainerDeps } from '../pod-container.ts';
 
 /**
  * /containerLogs/{namespace}/{pod}/{container}: what `kubectl logs` reaches through the
@@ -51,19 +49,13 @@ export function parseLogQuery(q: URLSearchParams, now: number): LogQuery {
   };
 }
 
-export function containerLogsHandler(deps: { findPod: (namespace: string, name: string) => V1Pod | undefined; runtime: Runtime; now?: () => number }): Handler {
+export function containerLogsHandler(deps: PodContainerDeps & { now?: () => number }): Handler {
   return async (req, res, ctx) => {
     const parts = ctx.path.split('/').slice(2).map(decodeURIComponent);
     if (parts.length !== 3 || parts.some((p) => p === '')) throw new HttpError(400, 'use /containerLogs/{namespace}/{pod}/{container}');
     const [namespace, podName, containerName] = parts as [string, string, string];
     const query = parseLogQuery(ctx.query, (deps.now ?? Date.now)());
-    const pod = deps.findPod(namespace, podName);
-    if (!pod) throw new HttpError(404, `pod "${podName}" in namespace "${namespace}" is not on this node`);
-    const names = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => c.name);
-    if (!names.includes(containerName)) throw new HttpError(400, `container "${containerName}" is not valid for pod "${podName}"; its containers are ${names.join(', ')}`);
-    const instances = (await deps.runtime.listContainers({ labels: { [Labels.podUid]: pod.metadata?.uid ?? '', [Labels.containerName]: containerName } })).sort(
-      (a, b) => b.attempt - a.attempt || b.createdAt.getTime() - a.createdAt.getTime(),
-    );
+    const { instances } = await podContainerInstances(deps, namespace, podName, containerName);
     const chosen = instances[query.previous ? 1 : 0];
     if (!chosen) {
       throw new HttpError(400, query.previous

@@ -26,13 +26,7 @@ export function attachUpgradeHandler(deps: PodContainerDeps & { log: Logger }): 
 
 function streamingUpgradeHandler(deps: PodContainerDeps & { log: Logger }, verb: 'exec' | 'attach'): UpgradeHandler {
   return async (req, socket, head, ctx) => {
-    let request: ExecRequest;
-    try {
-      request = verb === 'exec' ? execRequestFromQuery(ctx.query) : { command: [], ...streamOptionsFromQuery(ctx.query) };
-    } catch (err) {
-      if (err instanceof RemoteCommandError) throw new HttpError(err.code, err.message);
-      throw err;
-    }
+    const request: ExecRequest = verb === 'exec' ? execRequestFromQuery(ctx.query) : { command: [], ...streamOptionsFromQuery(ctx.query) };
     const { pod, containerName, instance } = await runningPodContainer(deps, ctx.path);
     const log = deps.log.child({ pod: pod.metadata?.name, namespace: pod.metadata?.namespace, uid: pod.metadata?.uid, container: containerName });
     // Arguments can hold anything the user typed; only their number is logged.
@@ -42,17 +36,16 @@ function streamingUpgradeHandler(deps: PodContainerDeps & { log: Logger }, verb:
       throw new HttpError(500, `error ${verb === 'exec' ? 'executing command in' : 'attaching to'} container: ${err instanceof Error ? err.message : String(err)}`);
     });
     if (target.kind === 'url') {
-      await proxyUpgrade(req, socket, head, target.url).catch((err: unknown) => {
-        if (err instanceof RemoteCommandError) throw new HttpError(err.code, err.message);
-        throw err;
-      });
+      await proxyUpgrade(req, socket, head, target.url);
       return;
     }
     let streams;
     try {
       streams = await acceptRemoteCommand(req, socket, head, request);
     } catch (err) {
-      if (err instanceof RemoteCommandError && socket.writable && err.code < 408) throw new HttpError(err.code, err.message);
+      // Refused before the upgrade (bad headers, no common version): answered as HTTP. After it
+      // (timeout, client gone) the socket speaks SPDY and there is nothing to answer.
+      if (err instanceof RemoteCommandError && socket.writable && err.code < 408) throw err;
       log.info({ why: err instanceof Error ? err.message : String(err) }, `${verb} ended before its streams were open`);
       return;
     }

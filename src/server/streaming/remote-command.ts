@@ -4,6 +4,7 @@
  * the client must open, and the status written on the error stream when the command ends.
  * remote-command-server.ts carries it out over SPDY.
  */
+import { HttpError } from '../http-util.ts';
 
 export interface StreamOptions {
   stdin: boolean;
@@ -51,14 +52,11 @@ export function execRequestFromQuery(q: URLSearchParams): ExecRequest {
   return { command, ...streamOptionsFromQuery(q) };
 }
 
-/** An error answered before the upgrade, with its HTTP status. */
-export class RemoteCommandError extends Error {
-  readonly code: number;
-  constructor(code: number, message: string) {
-    super(message);
-    this.code = code;
-  }
-}
+/**
+ * An error answered before the upgrade, with its HTTP status: an HttpError, so the server's
+ * upgrade path writes it as it writes every handler's refusal.
+ */
+export class RemoteCommandError extends HttpError {}
 
 /**
  * The first protocol the client lists that this server speaks (httpstream.Handshake). The header
